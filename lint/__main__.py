@@ -1,0 +1,3 @@
+from tidymark.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,213 @@
+"""Configuration: ``[tool.tidymark]`` in pyproject.toml, or ``.tidymark.yaml`` / ``tidymark.yaml``.
+
+The nearest configuration file above each checked file wins (files are not merged
+implicitly; ``extend = "../base.yaml"`` layers one on another explicitly).  In one
+directory the YAML files beat pyproject.toml.  ``--config FILE`` overrides discovery.
+Every key and every rule option is validated; a mistake is a :class:`ConfigError` naming
+the file, the key and what was expected (exit code 2).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+CONFIG_NAMES = (".tidymark.yaml", ".tidymark.yml", "tidymark.yaml", "tidymark.yml")
+DEFAULT_EXCLUDE = (".git", ".hg", ".svn", ".obsidian", ".trash", "node_modules", "__pycache__",
+                   ".venv", "venv", ".tox", ".mypy_cache", ".pytest_cache", ".tidymark_cache")
+DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved configuration for the files under one config file."""
+
+    source: Path | None = None          # the file it came from (None: defaults)
+    root: Path = field(default_factory=Path.cwd)  # patterns are relative to this folder
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] = ()
+    extend_select: tuple[str, ...] = ()
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    exclude: tuple[str, ...] = ()
+    extend_exclude: tuple[str, ...] = ()
+    unsafe_fixes: bool = False
+    unfixable: tuple[str, ...] = ()
+    respect_gitignore: bool = True
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return str(self.source) if self.source else "defaults (no configuration file found)"
+
+
+def _strs(value: Any, where: str, key: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: `{key}` must be a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _bool(value: Any, where: str, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: `{key}` must be true or false, got {value!r}")
+    return value
+
+
+def _int(value: Any, where: str, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{where}: `{key}` must be a positive integer, got {value!r}")
+    return value
+
+
+def _per_file(value: Any, where: str, key: str):
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: `{key}` must be a table of glob pattern -> list of codes, got {value!r}")
+    return tuple((str(k), _strs(v, where, f"{key}.{k}")) for k, v in value.items())
+
+
+def _rules(value: Any, where: str, key: str):
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ConfigError(f"{where}: `{key}` must be a table of rule code or name -> option table, got {value!r}")
+    return {str(k): dict(v) for k, v in value.items()}
+
+
+KEYS = {
+    "select": ("select", lambda v, w, k: _strs(v, w, k)),
+    "ignore": ("ignore", _strs),
+    "extend-select": ("extend_select", _strs),
+    "per-file-ignores": ("per_file_ignores", _per_file),
+    "exclude": ("exclude", _strs),
+    "extend-exclude": ("extend_exclude", _strs),
+    "unsafe-fixes": ("unsafe_fixes", _bool),
+    "unfixable": ("unfixable", _strs),
+    "respect-gitignore": ("respect_gitignore", _bool),
+    "max-file-size": ("max_file_size", _int),
+    "rules": ("rules", _rules),
+}
+
+
+def _read_table(path: Path) -> dict | None:
+    """The tidymark table of a config file, or None when a pyproject has none."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
+    if path.name == "pyproject.toml":
+        try:
+            data = tomllib.loads(raw)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        table = data.get("tool", {}).get("tidymark")
+        if table is None:
+            return None
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [tool.tidymark] must be a table")
+        return table
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        data = YAML(typ="safe", pure=True).load(raw)
+    except YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the configuration must be a mapping of keys to values")
+    return data
+
+
+def load_file(path: Path, _seen: tuple[Path, ...] = ()) -> Settings:
+    path = path.resolve()
+    if path in _seen:
+        raise ConfigError(f"{path}: `extend` forms a cycle")
+    table = _read_table(path)
+    if table is None:
+        raise ConfigError(f"{path}: no [tool.tidymark] table")
+    base = Settings(source=path, root=path.parent)
+    if "extend" in table:
+        ext = table["extend"]
+        if not isinstance(ext, str):
+            raise ConfigError(f"{path}: `extend` must be a path string, got {ext!r}")
+        parent = load_file((path.parent / ext), _seen + (path,))
+        base = replace(parent, source=path, root=path.parent)
+    return apply_table(base, table, str(path))
+
+
+def apply_table(base: Settings, table: dict, where: str) -> Settings:
+    updates = {}
+    for key, value in table.items():
+        if key == "extend":
+            continue
+        if key not in KEYS:
+            close = [k for k in KEYS if k.replace("-", "") == str(key).replace("_", "").replace("-", "")]
+            hint = f" (did you mean `{close[0]}`?)" if close else ""
+            raise ConfigError(f"{where}: unknown key `{key}`{hint}; expected one of: {', '.join(sorted(KEYS))}")
+        attr, conv = KEYS[key]
+        updates[attr] = conv(value, where, key)
+    return replace(base, **updates)
+
+
+def find_config_file(directory: Path) -> Path | None:
+    """The nearest configuration file at or above ``directory``."""
+    d = directory.resolve()
+    for folder in (d, *d.parents):
+        for name in CONFIG_NAMES:
+            p = folder / name
+            if p.is_file():
+                return p
+        pp = folder / "pyproject.toml"
+        if pp.is_file():
+            try:
+                if _read_table(pp) is not None:
+                    return pp
+            except ConfigError:
+                raise
+    return None
+
+
+class ConfigResolver:
+    """Settings per directory, cached; ``override`` (``--config``) applies everywhere."""
+
+    def __init__(self, override: Path | None = None, cli: dict | None = None):
+        self._cache: dict[Path, Settings] = {}
+        self._files: dict[Path, Settings] = {}
+        self.cli = cli or {}
+        self.override = load_file(override) if override is not None else None
+
+    def _with_cli(self, s: Settings) -> Settings:
+        upd = {k: v for k, v in self.cli.items() if v is not None}
+        if "extend_select" in upd:
+            upd["extend_select"] = s.extend_select + tuple(upd["extend_select"])
+        if "ignore" in upd:
+            upd["ignore"] = s.ignore + tuple(upd["ignore"])
+        return replace(s, **upd) if upd else s
+
+    def for_dir(self, directory: Path) -> Settings:
+        directory = directory.resolve()
+        hit = self._cache.get(directory)
+        if hit is not None:
+            return hit
+        if self.override is not None:
+            s = self.override
+        else:
+            f = find_config_file(directory)
+            if f is None:
+                s = Settings(root=Path.cwd())
+            else:
+                s = self._files.get(f)
+                if s is None:
+                    s = self._files[f] = load_file(f)
+        s = self._with_cli(s)
+        self._cache[directory] = s
+        return s
+
+    def for_path(self, path: Path) -> Settings:
+        return self.for_dir(path.parent if not path.is_dir() else path)

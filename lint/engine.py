@@ -1,0 +1,203 @@
+"""Checking and fixing one document: the rule pipeline and the fix loop.
+
+check:  Document -> every selected rule -> validated diagnostics (positions filled in).
+fix:    check, apply every non-overlapping fix at or above the applicability threshold,
+        re-parse, repeat until nothing changes (bounded).  Fixes that would break the
+        front matter are thrown away and reported; failing to converge is reported.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field, replace
+
+from tidymark.diagnostics import Applicability, Diagnostic, Edit, Fix, Severity
+from tidymark.document import Document
+from tidymark.rule import FixAvailability, Rule
+from tidymark.source import Span
+
+MAX_PASSES = 10
+
+# Engine diagnostics: not rules, cannot be deselected.
+IO_ERROR = ("TM001", "unreadable-file")
+INTERNAL_ERROR = ("TM002", "internal-error")
+FIX_DISCARDED = ("TM003", "fix-discarded")
+ENGINE_CODES = {IO_ERROR[0], INTERNAL_ERROR[0], FIX_DISCARDED[0]}
+
+
+def engine_diagnostic(kind: tuple[str, str], message: str, span: Span = Span(0, 0),
+                      severity: Severity = Severity.ERROR) -> Diagnostic:
+    return Diagnostic(kind[0], kind[1], message, span, severity)
+
+
+class RuleContractError(Exception):
+    pass
+
+
+def _validate(rule: Rule, d: Diagnostic, doc: Document) -> Diagnostic:
+    n = len(doc.text)
+    if not isinstance(d, Diagnostic):
+        raise RuleContractError(f"returned {type(d).__name__}, not a Diagnostic")
+    if d.span.end > n:
+        raise RuleContractError(f"diagnostic span {d.span.start}-{d.span.end} is outside the document (length {n})")
+    fix = d.fix
+    if fix is not None:
+        if rule.fix_availability is FixAvailability.NONE:
+            raise RuleContractError("rule declares no fixes but returned one")
+        if not fix.edits:
+            raise RuleContractError("fix has no edits")
+        prev = None
+        for e in fix.edits:
+            if e.span.end > n:
+                raise RuleContractError(f"edit {e.span.start}-{e.span.end} is outside the document (length {n})")
+            if prev is not None and e.span.start < prev.span.end:
+                raise RuleContractError(f"fix edits overlap at {e.span.start}")
+            prev = e
+        if not rule.may_edit_protected and any(doc.is_protected(e.span) for e in fix.edits if len(e.span)):
+            # Code and HTML comments are never edited: keep the report, drop the fix.
+            d = replace(d, fix=None)
+    elif rule.fix_availability is FixAvailability.ALWAYS:
+        pass  # a protected region may have removed it; contract tests check declared behaviour
+    if d.code != rule.code:
+        d = replace(d, code=rule.code, name=rule.name)
+    return d
+
+
+def _locate(doc: Document, d: Diagnostic) -> Diagnostic:
+    line, col = doc.position(d.span.start)
+    end = d.span.end
+    # Whole-line spans end at the start of the next line: report the end of the last line.
+    if end > d.span.start and doc.text[end - 1:end] in ("\n", "\r"):
+        end -= 1
+        if end > d.span.start and doc.text[end - 1:end + 1] == "\r\n":
+            end -= 1
+    eline, ecol = doc.position(end)
+    return replace(d, line=line, column=col, end_line=eline, end_column=ecol)
+
+
+def check_document(doc: Document, rules: list[Rule]) -> list[Diagnostic]:
+    """Run every rule on ``doc``; a rule that raises becomes an internal-error diagnostic."""
+    out: list[Diagnostic] = []
+    text = doc.text
+    for rule in rules:
+        if rule.needs_any and not any(s in text for s in rule.needs_any):
+            continue
+        try:
+            found = [_validate(rule, d, doc) for d in rule.check(doc) or ()]
+        except RuleContractError as exc:
+            out.append(engine_diagnostic(INTERNAL_ERROR, f"rule {rule.code} ({rule.name}) broke the rule contract: {exc}"))
+            continue
+        except RecursionError:
+            out.append(engine_diagnostic(INTERNAL_ERROR, f"rule {rule.code} ({rule.name}) failed: document nested too deeply"))
+            continue
+        except Exception as exc:  # noqa: BLE001 - a broken rule must not stop the run
+            tb = traceback.extract_tb(exc.__traceback__)
+            where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
+            out.append(engine_diagnostic(
+                INTERNAL_ERROR, f"rule {rule.code} ({rule.name}) raised {type(exc).__name__}: {exc}{where}"))
+            continue
+        out.extend(found)
+    out = [_locate(doc, d) for d in out]
+    out.sort(key=Diagnostic.sort_key)
+    return out
+
+
+def _conflicts(a: Edit, b: Edit) -> bool:
+    if a.span.start < b.span.end and b.span.start < a.span.end:
+        return True
+    # insertions touching another edit are ordered ambiguously: apply in a later pass
+    if len(a.span) == 0 and b.span.start <= a.span.start <= b.span.end:
+        return True
+    if len(b.span) == 0 and a.span.start <= b.span.start <= a.span.end:
+        return True
+    return False
+
+
+def select_fixes(diags: list[Diagnostic], threshold: Applicability) -> list[Diagnostic]:
+    """Fixes to apply in one pass: sorted, whole, non-overlapping (others wait a pass)."""
+    cands = [d for d in diags if d.fix is not None and d.fix.applicability >= threshold
+             and d.fix.applicability > Applicability.DISPLAY_ONLY]
+    cands.sort(key=lambda d: (d.fix.span.start, d.fix.span.end, d.code))
+    taken: list[Diagnostic] = []
+    applied: list[Edit] = []
+    seen: set[tuple] = set()
+    for d in cands:
+        key = d.fix.edits
+        if key in seen:
+            continue
+        if any(_conflicts(e, a) for e in d.fix.edits for a in applied):
+            continue
+        seen.add(key)
+        taken.append(d)
+        applied.extend(d.fix.edits)
+    return taken
+
+
+def apply_edits(text: str, edits: list[Edit]) -> str:
+    parts = []
+    pos = 0
+    for e in sorted(edits, key=lambda e: (e.span.start, e.span.end)):
+        parts.append(text[pos:e.span.start])
+        parts.append(e.text)
+        pos = e.span.end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+@dataclass
+class FixOutcome:
+    text: str                                   # final text (original when nothing applied)
+    diagnostics: list[Diagnostic]               # what remains in the final text
+    applied: list[Diagnostic] = field(default_factory=list)   # fixes applied, in pass order
+    passes: int = 0
+    problems: list[Diagnostic] = field(default_factory=list)  # discarded / non-convergence reports
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.applied)
+
+
+def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Applicability.SAFE,
+                 unfixable: frozenset[str] = frozenset(), max_passes: int = MAX_PASSES) -> FixOutcome:
+    """Apply fixes until the text stops changing; never returns a text that lost its front matter."""
+    original = doc
+    current = doc
+    applied: list[Diagnostic] = []
+    diags = check_document(current, rules)
+    fm0 = original.front_matter
+    fm_ok_before = fm0 is not None and fm0.closed and fm0.error is None
+    history = {current.text}
+    for n in range(1, max_passes + 1):
+        chosen = [d for d in select_fixes(diags, threshold) if d.code not in unfixable]
+        if not chosen:
+            return FixOutcome(current.text, diags, applied, n - 1)
+        edits = [e for d in chosen for e in d.fix.edits]
+        text = apply_edits(current.text, edits)
+        nxt = Document(text, original.path, bom=original.bom, newline=original.newline)
+        if fm_ok_before:
+            fm = nxt.front_matter
+            if fm is None or not fm.closed or fm.error is not None:
+                codes = ", ".join(sorted({d.code for d in chosen}))
+                why = fm.error.message if fm is not None and fm.error is not None else "front matter disappeared"
+                problem = engine_diagnostic(
+                    FIX_DISCARDED, f"fixes by {codes} would break the front matter ({why}); no fix was applied to this file")
+                return FixOutcome(original.text, check_document(original, rules), [], n,
+                                  [_locate(original, problem)])
+        if text in history:  # the fixes undo each other
+            return _not_converged(original, rules, chosen, n)
+        history.add(text)
+        applied.extend(chosen)
+        current = nxt
+        diags = check_document(current, rules)
+    pending = [d for d in select_fixes(diags, threshold) if d.code not in unfixable]
+    if pending:
+        return _not_converged(original, rules, pending, max_passes)
+    return FixOutcome(current.text, diags, applied, max_passes)
+
+
+def _not_converged(original: Document, rules: list[Rule], pending: list[Diagnostic], passes: int) -> FixOutcome:
+    codes = ", ".join(sorted({d.code for d in pending}))
+    problem = engine_diagnostic(
+        FIX_DISCARDED, f"fixes did not converge after {passes} passes (rules: {codes}); "
+                       f"no fix was applied to this file")
+    return FixOutcome(original.text, check_document(original, rules), [], passes, [_locate(original, problem)])

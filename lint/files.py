@@ -1,0 +1,136 @@
+"""Which files to check: explicit paths always, directories walked for Markdown files.
+
+Directories are walked for ``*.md`` and ``*.markdown``, honouring ``.gitignore`` files
+(via pathspec, git's own wildmatch semantics), the configured ``exclude`` patterns, and
+skipping ``.git``, ``.obsidian``, ``node_modules`` and hidden folders unless a folder is
+named explicitly.  Directory symlinks are not followed; file symlinks are followed only
+when they point inside the tree being walked.  The result is sorted and de-duplicated.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pathspec
+
+from tidymark.config import DEFAULT_EXCLUDE, Settings
+
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+
+
+def _spec(lines: list[str]) -> pathspec.PathSpec:
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def _git_root(start: Path) -> Path | None:
+    for d in (start, *start.parents):
+        if (d / ".git").exists():
+            return d
+    return None
+
+
+class Walker:
+    def __init__(self, settings_for: Callable[[Path], Settings]):
+        self.settings_for = settings_for
+        self._ignores: dict[Path, pathspec.PathSpec | None] = {}
+        self._exclude: dict[int, pathspec.PathSpec] = {}
+
+    def _gitignore(self, d: Path) -> pathspec.PathSpec | None:
+        if d not in self._ignores:
+            f = d / ".gitignore"
+            spec = None
+            if f.is_file():
+                try:
+                    spec = _spec(f.read_text(encoding="utf-8", errors="replace").splitlines())
+                except OSError:
+                    spec = None
+            self._ignores[d] = spec
+        return self._ignores[d]
+
+    def _excluded(self, path: Path, settings: Settings, is_dir: bool) -> bool:
+        key = id(settings)
+        spec = self._exclude.get(key)
+        if spec is None:
+            spec = self._exclude[key] = _spec(list(settings.exclude) + list(settings.extend_exclude))
+        try:
+            rel = path.resolve().relative_to(settings.root.resolve()).as_posix()
+        except ValueError:
+            rel = path.as_posix()
+        return spec.match_file(rel + ("/" if is_dir else ""))
+
+    def _ignored_by_git(self, path: Path, is_dir: bool, top: Path) -> bool:
+        # every .gitignore from the repository root (or the walk root) down to the parent
+        root = _git_root(top) or top
+        parent = path.parent
+        chain = [parent, *parent.parents]
+        for d in chain:
+            spec = self._gitignore(d)
+            if spec is not None:
+                rel = path.relative_to(d).as_posix() + ("/" if is_dir else "")
+                if spec.match_file(rel):
+                    return True
+            if d == root:
+                break
+        return False
+
+    def walk(self, paths: list[Path]) -> Iterator[tuple[Path, str | None]]:
+        """Yield (path, problem) pairs: problem is a message for a path that cannot be walked."""
+        seen: set[Path] = set()
+        out: list[tuple[Path, str | None]] = []
+        for given in paths:
+            if not given.exists() and not given.is_symlink():
+                out.append((given, "no such file or directory"))
+                continue
+            if given.is_file() or (given.is_symlink() and not given.is_dir()):
+                key = given.resolve() if given.exists() else given
+                if key not in seen:
+                    seen.add(key)
+                    out.append((given, None))
+                continue
+            out.extend(self._walk_dir(given, seen))
+        out.sort(key=lambda p: str(p[0]))
+        yield from out
+
+    def _walk_dir(self, top: Path, seen: set[Path]) -> list[tuple[Path, str | None]]:
+        found: list[tuple[Path, str | None]] = []
+        real_top = top.resolve()
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=False, onerror=None):
+            d = Path(dirpath)
+            settings = self.settings_for(d)
+            keep = []
+            for name in sorted(dirnames):
+                sub = d / name
+                if name in DEFAULT_EXCLUDE or name.startswith("."):
+                    continue
+                if sub.is_symlink():
+                    continue
+                if self._excluded(sub, settings, True):
+                    continue
+                if settings.respect_gitignore and self._ignored_by_git(sub, True, top):
+                    continue
+                keep.append(name)
+            dirnames[:] = keep
+            for name in sorted(filenames):
+                if not name.lower().endswith(MARKDOWN_SUFFIXES):
+                    continue
+                f = d / name
+                if f.is_symlink():
+                    try:
+                        target = f.resolve(strict=True)
+                    except (OSError, RuntimeError):
+                        found.append((f, "broken or looping symlink"))
+                        continue
+                    if real_top not in target.parents:
+                        continue
+                if self._excluded(f, settings, False):
+                    continue
+                if settings.respect_gitignore and self._ignored_by_git(f, False, top):
+                    continue
+                key = f.resolve()
+                if key in seen:
+                    continue
+                seen.add(key)
+                found.append((f, None))
+        return found

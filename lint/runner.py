@@ -1,0 +1,204 @@
+"""The per-file pipeline: read, decode, check or fix, write back atomically.
+
+``process_file`` is a pure function of (path, settings, mode); the CLI maps it over the
+discovered files.  A file is written only when its bytes change, through a temporary file
+in the same folder that replaces the original atomically, keeping the file's mode, BOM,
+newline style and final newline.  Before replacing, the file is read again: if it changed
+since it was checked, it is left alone and reported.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+
+from tidymark import registry
+from tidymark.config import ConfigError, Settings
+from tidymark.diagnostics import Applicability, Diagnostic
+from tidymark.document import Document
+from tidymark.engine import IO_ERROR, check_document, engine_diagnostic, fix_document
+from tidymark.rule import OptionsError, Rule
+from tidymark.source import DecodeError, decode, encode
+
+
+@dataclass
+class FileResult:
+    path: Path
+    display: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    applied: list[Diagnostic] = field(default_factory=list)
+    changed: bool = False          # written (fix) or would be written (diff)
+    diff: str = ""
+    original: str | None = None
+    fixed: str | None = None
+    error: str | None = None       # the file could not be processed at all
+    text: str | None = None        # the text the diagnostics' positions refer to
+
+
+class RuleBook:
+    """Rule instances per resolved Settings (built once, shared by all files under them)."""
+
+    def __init__(self, extra: tuple = ()):
+        self.extra = extra
+        self._table = None
+        self._by_settings: dict[int, tuple[Settings, list[Rule]]] = {}
+        self._pfi: dict[int, list] = {}
+
+    @property
+    def table(self) -> dict[str, registry.RuleInfo]:
+        if self._table is None:
+            self._table = registry.all_rules(self.extra)
+        return self._table
+
+    def _check_selectors(self, settings: Settings) -> None:
+        table = self.table
+        for key in ("select", "ignore", "extend_select", "unfixable"):
+            for sel in getattr(settings, key) or ():
+                if not registry.validate_selector(sel, table):
+                    raise ConfigError(f"{settings.describe()}: `{key.replace('_', '-')}` names unknown rule "
+                                      f"or prefix {sel!r}")
+        for pattern, codes in settings.per_file_ignores:
+            for sel in codes:
+                if not registry.validate_selector(sel, table):
+                    raise ConfigError(f"{settings.describe()}: `per-file-ignores` pattern {pattern!r} names "
+                                      f"unknown rule or prefix {sel!r}")
+
+    def rules_for(self, settings: Settings) -> list[Rule]:
+        hit = self._by_settings.get(id(settings))
+        if hit is not None:
+            return hit[1]
+        self._check_selectors(settings)
+        table = self.table
+        chosen = registry.select(table, list(settings.select) if settings.select is not None else None,
+                                 list(settings.ignore), list(settings.extend_select))
+        by_name = {i.cls.name: i for i in table.values()}
+        options: dict[str, dict] = {}
+        for key, opts in settings.rules.items():
+            info = table.get(key.upper()) or by_name.get(key)
+            if info is None:
+                raise ConfigError(f"{settings.describe()}: `rules.{key}` names no known rule")
+            options[info.cls.code] = opts
+        rules = []
+        for info in chosen:
+            try:
+                parsed = info.cls.parse_options(options.get(info.cls.code), f"{settings.describe()}: ")
+            except OptionsError as exc:
+                raise ConfigError(str(exc)) from None
+            rules.append(info.cls(parsed))
+        self._by_settings[id(settings)] = (settings, rules)
+        return rules
+
+    def rules_for_file(self, settings: Settings, path: Path) -> list[Rule]:
+        rules = self.rules_for(settings)
+        if not settings.per_file_ignores:
+            return rules
+        specs = self._pfi.get(id(settings))
+        if specs is None:
+            specs = self._pfi[id(settings)] = [
+                (pathspec.GitIgnoreSpec.from_lines([pat]), codes) for pat, codes in settings.per_file_ignores]
+        try:
+            rel = path.resolve().relative_to(settings.root.resolve()).as_posix()
+        except ValueError:
+            rel = path.as_posix()
+        drop: list[str] = []
+        for spec, codes in specs:
+            if spec.match_file(rel):
+                drop.extend(codes)
+        if not drop:
+            return rules
+        return [r for r in rules if not any(registry.matches(s, registry.RuleInfo(type(r), "builtin"))
+                                             or s == r.name for s in drop)]
+
+
+def read_document(path: Path, settings: Settings) -> Document:
+    """Read and decode a file; raises OSError or DecodeError with a user-facing message."""
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise DecodeError("not a regular file")
+        if st.st_size > settings.max_file_size:
+            raise DecodeError(f"file is {st.st_size:,} bytes, over the {settings.max_file_size:,}-byte limit "
+                              f"(`max-file-size`); skipped")
+        data = fh.read()
+    dec = decode(data)
+    doc = Document(dec.text, path, bom=dec.bom, newline=dec.newline)
+    doc.raw = data  # type: ignore[attr-defined]
+    return doc
+
+
+def write_atomic(path: Path, data: bytes, expected_original: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically unless it changed since it was read."""
+    with open(path, "rb") as fh:
+        if fh.read() != expected_original:
+            raise OSError("file changed on disk while tidymark was working on it; not overwritten")
+    st = os.stat(path)
+    directory = path.parent
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tidymark-tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def unified_diff(display: str, old: str, new: str) -> str:
+    import difflib
+
+    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                        fromfile=f"a/{display}", tofile=f"b/{display}"))
+
+
+def process_file(path: Path, display: str, settings: Settings, rules: list[Rule], mode: str,
+                 threshold: Applicability = Applicability.SAFE) -> FileResult:
+    """Check (``mode='check'``), fix in place (``'fix'``) or preview fixes (``'diff'``)."""
+    res = FileResult(path, display)
+    try:
+        doc = read_document(path, settings)
+    except DecodeError as exc:
+        res.diagnostics = [engine_diagnostic(IO_ERROR, str(exc))]
+        res.error = str(exc)
+        return res
+    except OSError as exc:
+        msg = f"cannot read file: {exc.strerror or exc}"
+        res.diagnostics = [engine_diagnostic(IO_ERROR, msg)]
+        res.error = msg
+        return res
+    if mode == "check":
+        res.diagnostics = check_document(doc, rules)
+        res.text = doc.text
+        return res
+    unfixable = frozenset(i.code for i in rules if any(registry.matches(s, registry.RuleInfo(type(i), "builtin"))
+                                                        for s in settings.unfixable))
+    out = fix_document(doc, rules, threshold, unfixable)
+    res.diagnostics = out.problems + out.diagnostics
+    res.applied = out.applied
+    res.original, res.fixed = doc.text, out.text
+    res.text = out.text
+    if out.text != doc.text:
+        res.changed = True
+        if mode == "diff":
+            res.diff = unified_diff(display, doc.text, out.text)
+        else:
+            try:
+                write_atomic(path, encode(out.text, doc.bom), doc.raw)  # type: ignore[attr-defined]
+            except OSError as exc:
+                msg = f"cannot write fixes: {exc.strerror or exc}"
+                res.diagnostics = [engine_diagnostic(IO_ERROR, msg)] + check_document(doc, rules)
+                res.text = doc.text
+                res.applied = []
+                res.changed = False
+                res.error = msg
+    return res
