@@ -59,4 +59,4 @@ def rule_page(info) -> str:
             f"Default: {'on' if info.builtin and c.enabled_by_default else 'off'} · "
             f"Severity: {c.default_severity.label} · {fix}"
             + ("" if info.builtin else f" · From: {info.origin}"), ""]
-    return "\n".join(head) + c.documentation().split("\n", 1)[-1].lstrip("\n") + "\n"
+    return "\n".join(head) + "\n" + c.documentation().split("\n", 1)[-1].lstrip("\n") + "\n"

@@ -26,9 +26,9 @@ from tidymark.diagnostics import Edit
 from tidymark.source import LineIndex, Span
 
 _YAML_OPEN = re.compile(r"---[ \t]*(?:\r\n|\n|\r)")
-_YAML_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.M)
+_YAML_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.M)
 _TOML_OPEN = re.compile(r"\+\+\+[ \t]*(?:\r\n|\n|\r)")
-_TOML_CLOSE = re.compile(r"^\+\+\+[ \t]*$", re.M)
+_TOML_CLOSE = re.compile(r"^\+\+\+[ \t]*\r?$", re.M)
 _KEY_LINE = re.compile(r"^[ \t]*[\w\"'-][^:\n]{0,80}:(?:[ \t]|$)")
 
 # Maximum nesting walked when listing entries (hostile documents nest thousands deep).
@@ -78,6 +78,22 @@ class Entry:
     def scalar(self) -> str | None:
         """The scalar's value as ruamel composed it (YAML 1.2 string), or None."""
         return self.value_node.value if self.is_scalar else None
+
+
+def _content_end(node) -> int:
+    """End index of a node's own text.
+
+    A block collection's ``end_mark`` points at the next token (the following key), so
+    descend to its last item instead; flow collections and scalars end where they say.
+    """
+    depth = 0
+    while type(node).__name__ in ("MappingNode", "SequenceNode") and not node.flow_style and node.value:
+        last = node.value[-1]
+        node = last[1] if isinstance(last, tuple) else last
+        depth += 1
+        if depth > MAX_DEPTH:
+            break
+    return node.end_mark.index
 
 
 class FrontMatter:
@@ -213,7 +229,7 @@ class FrontMatter:
                     key = key_node.value if type(key_node).__name__ == "ScalarNode" else str(key_node.value)
                     k0 = base + key_node.start_mark.index
                     v0 = base + value_node.start_mark.index
-                    v1 = base + value_node.end_mark.index
+                    v1 = base + _content_end(value_node)
                     line0 = lines.line_of(k0)
                     lstart = lines.line_start(line0)
                     starts_line = text[lstart:k0].strip() == ""

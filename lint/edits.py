@@ -1,0 +1,56 @@
+"""Edit builders shared by the removal and rewrite rules.
+
+Every removal follows one whitespace convention, so that cleaned notes look hand-edited:
+the removed lines go together with the blank lines directly after them; when nothing but
+blank lines follows (the removal reaches the end of the document), the blank lines
+before it go instead, so the file ends with the last kept line and its newline.  A line
+inside a paragraph (non-blank lines above and below) is removed alone.
+"""
+
+from __future__ import annotations
+
+from tidymark.diagnostics import Edit
+from tidymark.document import Document
+from tidymark.source import Span
+
+
+def _blank(doc: Document, line0: int) -> bool:
+    return not doc.lines.line_text(line0).strip()
+
+
+def remove_lines(doc: Document, first0: int, last0_exclusive: int) -> Edit:
+    """Remove 0-based lines ``[first0, last0_exclusive)`` of the body, tidying blank lines."""
+    lines = doc.lines
+    count = lines.line_count
+    body_line0 = lines.line_of(doc.body_start) if doc.body_start < len(doc.text) else count
+    end = last0_exclusive
+    while end < count and _blank(doc, end):
+        end += 1
+    start = first0
+    if end >= count:
+        # nothing follows: take the blank lines before instead (not past the front matter)
+        while start > body_line0 and _blank(doc, start - 1):
+            start -= 1
+        span = Span(lines.line_start(start), len(doc.text))
+        if start > 0 and start == body_line0 and doc.body_start > 0:
+            pass
+        elif start > 0 and not doc.text[lines.line_start(start) - 1:lines.line_start(start)] in ("\n", "\r"):
+            pass
+        return Edit(span, "")
+    inside_paragraph = (first0 > body_line0 and not _blank(doc, first0 - 1)
+                        and last0_exclusive < count and not _blank(doc, last0_exclusive))
+    if inside_paragraph:
+        return Edit(lines.lines_span(first0, last0_exclusive), "")
+    return Edit(lines.lines_span(start, end), "")
+
+
+def remove_span_lines(doc: Document, span: Span) -> Edit:
+    """Remove the whole lines touched by ``span``."""
+    a = doc.lines.line_of(span.start)
+    end = max(span.end - 1, span.start)
+    b = doc.lines.line_of(end) + 1
+    return remove_lines(doc, a, b)
+
+
+def remove_block(doc: Document, block) -> Edit:
+    return remove_lines(doc, block.line0, block.line1)
