@@ -19,29 +19,36 @@ def _blank(doc: Document, line0: int) -> bool:
 
 
 def remove_lines(doc: Document, first0: int, last0_exclusive: int) -> Edit:
-    """Remove 0-based lines ``[first0, last0_exclusive)`` of the body, tidying blank lines."""
+    """Remove 0-based lines ``[first0, last0_exclusive)`` of the body, tidying blank lines.
+
+    - followed by more text and preceded by a blank line (or the body start): the lines
+      go with the blank lines after them;
+    - inside a paragraph (text directly above and below): only the lines go;
+    - ending a paragraph (text directly above, a blank line below): the lines go with the
+      newline before them, so the paragraph keeps its blank line;
+    - nothing but blank lines after them: the blank lines before them go too, so the file
+      ends with the last kept line and its newline.
+    """
     lines = doc.lines
+    text = doc.text
     count = lines.line_count
-    body_line0 = lines.line_of(doc.body_start) if doc.body_start < len(doc.text) else count
+    body_line0 = lines.line_of(doc.body_start) if doc.body_start < len(text) else count
     end = last0_exclusive
     while end < count and _blank(doc, end):
         end += 1
     start = first0
     if end >= count:
-        # nothing follows: take the blank lines before instead (not past the front matter)
         while start > body_line0 and _blank(doc, start - 1):
             start -= 1
-        span = Span(lines.line_start(start), len(doc.text))
-        if start > 0 and start == body_line0 and doc.body_start > 0:
-            pass
-        elif start > 0 and not doc.text[lines.line_start(start) - 1:lines.line_start(start)] in ("\n", "\r"):
-            pass
-        return Edit(span, "")
-    inside_paragraph = (first0 > body_line0 and not _blank(doc, first0 - 1)
-                        and last0_exclusive < count and not _blank(doc, last0_exclusive))
-    if inside_paragraph:
+        return Edit(Span(lines.line_start(start), len(text)), "")
+    text_above = first0 > body_line0 and not _blank(doc, first0 - 1)
+    if not text_above:
+        return Edit(lines.lines_span(first0, end), "")
+    if not _blank(doc, last0_exclusive):
         return Edit(lines.lines_span(first0, last0_exclusive), "")
-    return Edit(lines.lines_span(start, end), "")
+    # ends a paragraph: take the newline before the lines instead of the one after
+    return Edit(Span(lines.line_end(first0 - 1, with_newline=False),
+                     lines.line_end(last0_exclusive - 1, with_newline=False)), "")
 
 
 def remove_span_lines(doc: Document, span: Span) -> Edit:

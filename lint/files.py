@@ -83,7 +83,7 @@ class Walker:
             if not given.exists() and not given.is_symlink():
                 out.append((given, "no such file or directory"))
                 continue
-            if given.is_file() or (given.is_symlink() and not given.is_dir()):
+            if not given.is_dir():  # files, and FIFOs/devices/broken links (reported when read)
                 key = given.resolve() if given.exists() else given
                 if key not in seen:
                     seen.add(key)

@@ -26,9 +26,10 @@ from tidymark.diagnostics import Edit
 from tidymark.source import LineIndex, Span
 
 _YAML_OPEN = re.compile(r"---[ \t]*(?:\r\n|\n|\r)")
-_YAML_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.M)
+# a closing line starts after \n or a lone \r (LineIndex and markdown-it treat both as newlines)
+_YAML_CLOSE = re.compile(r"(?:^|(?<=\r))(?:---|\.\.\.)[ \t]*(?=\r|$)", re.M)
 _TOML_OPEN = re.compile(r"\+\+\+[ \t]*(?:\r\n|\n|\r)")
-_TOML_CLOSE = re.compile(r"^\+\+\+[ \t]*\r?$", re.M)
+_TOML_CLOSE = re.compile(r"(?:^|(?<=\r))\+\+\+[ \t]*(?=\r|$)", re.M)
 _KEY_LINE = re.compile(r"^[ \t]*[\w\"'-][^:\n]{0,80}:(?:[ \t]|$)")
 
 # Maximum nesting walked when listing entries (hostile documents nest thousands deep).
@@ -286,6 +287,30 @@ class FrontMatter:
         if content and not content.endswith(("\n", "\r")):
             return Edit.insert(end, f"{nl}{key}: {value_text}")
         return Edit.insert(end, f"{key}: {value_text}{nl}")
+
+
+def _reads_back(candidate: str, expected: str) -> bool:
+    """Does `k: <candidate>` read back as the string `expected` under YAML 1.1 and 1.2?"""
+    import yaml
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    doc = f"k: {candidate}\n"
+    try:
+        v11 = yaml.load(doc, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        v12 = YAML(typ="safe", pure=True).load(doc)
+    except (yaml.YAMLError, YAMLError):
+        return False
+    return (isinstance(v11, dict) and v11.get("k") == expected
+            and isinstance(v12, dict) and v12.get("k") == expected)
+
+
+def scalar_text(value: str) -> str:
+    """The value written as a plain scalar when that reads back exactly, else double-quoted."""
+    if value and value == value.strip() and "\n" not in value and _reads_back(value, value):
+        return value
+    quoted = json.dumps(value, ensure_ascii=False)  # a JSON string is a valid YAML double-quoted scalar
+    return quoted
 
 
 def locate(text: str, lines: LineIndex) -> FrontMatter | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pathspec
@@ -117,6 +117,9 @@ class RuleBook:
 
 def read_document(path: Path, settings: Settings) -> Document:
     """Read and decode a file; raises OSError or DecodeError with a user-facing message."""
+    # stat first: opening a FIFO (or a device) for reading would block before fstat could refuse it
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise DecodeError("not a regular file")
     with open(path, "rb") as fh:
         st = os.fstat(fh.fileno())
         if not stat.S_ISREG(st.st_mode):
@@ -161,6 +164,11 @@ def unified_diff(display: str, old: str, new: str) -> str:
                                         fromfile=f"a/{display}", tofile=f"b/{display}"))
 
 
+def _io_error(message: str) -> Diagnostic:
+    """A file-level TM001 diagnostic, positioned at 1:1 (positions are 1-based everywhere)."""
+    return replace(engine_diagnostic(IO_ERROR, message), line=1, column=1, end_line=1, end_column=1)
+
+
 def process_file(path: Path, display: str, settings: Settings, rules: list[Rule], mode: str,
                  threshold: Applicability = Applicability.SAFE) -> FileResult:
     """Check (``mode='check'``), fix in place (``'fix'``) or preview fixes (``'diff'``)."""
@@ -168,12 +176,12 @@ def process_file(path: Path, display: str, settings: Settings, rules: list[Rule]
     try:
         doc = read_document(path, settings)
     except DecodeError as exc:
-        res.diagnostics = [engine_diagnostic(IO_ERROR, str(exc))]
+        res.diagnostics = [_io_error(str(exc))]
         res.error = str(exc)
         return res
     except OSError as exc:
         msg = f"cannot read file: {exc.strerror or exc}"
-        res.diagnostics = [engine_diagnostic(IO_ERROR, msg)]
+        res.diagnostics = [_io_error(msg)]
         res.error = msg
         return res
     if mode == "check":
@@ -196,7 +204,7 @@ def process_file(path: Path, display: str, settings: Settings, rules: list[Rule]
                 write_atomic(path, encode(out.text, doc.bom), doc.raw)  # type: ignore[attr-defined]
             except OSError as exc:
                 msg = f"cannot write fixes: {exc.strerror or exc}"
-                res.diagnostics = [engine_diagnostic(IO_ERROR, msg)] + check_document(doc, rules)
+                res.diagnostics = [_io_error(msg)] + check_document(doc, rules)
                 res.text = doc.text
                 res.applied = []
                 res.changed = False

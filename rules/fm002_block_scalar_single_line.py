@@ -1,38 +1,14 @@
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
 from tidymark.diagnostics import Edit, Fix
+from tidymark.frontmatter import scalar_text
 from tidymark.rule import FixAvailability, Rule
 from tidymark.source import Span
 
 _INDICATOR_LINE = re.compile(r"^[|>][1-9+-]{0,2}[ \t]*$")
-
-
-def _reads_back(candidate: str, expected: str) -> bool:
-    """Does `k: <candidate>` read back as the string `expected` under YAML 1.1 and 1.2?"""
-    import yaml
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    doc = f"k: {candidate}\n"
-    try:
-        v11 = yaml.load(doc, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        v12 = YAML(typ="safe", pure=True).load(doc)
-    except (yaml.YAMLError, YAMLError):
-        return False
-    return (isinstance(v11, dict) and v11.get("k") == expected
-            and isinstance(v12, dict) and v12.get("k") == expected)
-
-
-def one_line_scalar(value: str) -> str:
-    """The value written as a plain scalar when that reads back exactly, else double-quoted."""
-    if value and value == value.strip() and "\n" not in value and _reads_back(value, value):
-        return value
-    quoted = json.dumps(value, ensure_ascii=False)  # a JSON string is a valid YAML double-quoted scalar
-    return quoted
 
 
 class BlockScalarSingleLine(Rule):
@@ -115,7 +91,7 @@ class BlockScalarSingleLine(Rule):
             fix = None
             if _INDICATOR_LINE.match(first_line):
                 end = e.value_span.start + len(raw.rstrip())
-                fix = Fix.safe(f"Write `{e.key}` on one line", Edit(Span(e.value_span.start, end), one_line_scalar(clean)))
+                fix = Fix.safe(f"Write `{e.key}` on one line", Edit(Span(e.value_span.start, end), scalar_text(clean)))
             yield self.diagnostic(Span(e.key_span.start, e.value_span.start + 1),
                                   f"`{e.key}` is a block scalar (`{first_line.strip()[:1]}`), so its value ends with a newline",
                                   fix=fix)

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import re
+
+from tidymark.clipper import same_title
+from tidymark.diagnostics import Fix, FixKind
+from tidymark.edits import remove_block
+from tidymark.rule import FixAvailability, Rule
+
+_ATX = re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
+
+
+class TitleRepeatedAsHeading(Rule):
+    """The first heading of the body repeats the front-matter title.
+
+    ## What it does
+    Compares the first heading of the body with the front-matter `title`, after trimming
+    the newline a block scalar leaves, whitespace, Markdown emphasis, HTML entities and a
+    trailing site-name suffix (`Title | Site`, `Title - Site`).  Clippers (Omnivore,
+    Readwise, MarkDownload) write the title both into the front matter and as an H1.
+
+    ## Why is this bad?
+    Obsidian, Quartz, Hugo and most themes already show the front-matter title, so the
+    note displays its title twice; outlines and tables of contents start with a
+    duplicate entry.
+
+    ## Example
+    ```markdown
+    ---
+    title: How the bridge was built | City Desk
+    ---
+
+    # How the bridge was built | City Desk
+
+    The first pier went in during the dry season.
+    ```
+
+    Use instead:
+    ```markdown
+    ---
+    title: How the bridge was built | City Desk
+    ---
+
+    The first pier went in during the dry season.
+    ```
+
+    ## Fix safety
+    Safe when the heading is the first block of the body with content before any prose:
+    the fix removes the heading line (and the blank lines after it), nothing else.  When
+    prose precedes the heading the fix is unsafe, since the heading may structure the
+    text.
+    """
+
+    code = "DM002"
+    name = "title-repeated-as-heading"
+    summary = "First heading repeats the front-matter title"
+    fix_availability = FixAvailability.ALWAYS
+    fix_safety = "safe/unsafe"
+
+    def check(self, doc):
+        fm = doc.front_matter
+        if fm is None or fm.error is not None:
+            return
+        title = fm.values.get("title")
+        if not isinstance(title, str) or not title.strip():
+            return
+        prose_before = False
+        for block in doc.blocks:
+            if block.kind == "heading":
+                if block.markup not in ("#", "##", "###", "####", "#####", "######", "=", "-"):
+                    return
+                text = doc.inline_content(block)
+                if not same_title(title, text):
+                    return
+                fix_cls = Fix.unsafe if prose_before else Fix.safe
+                fix = fix_cls("Remove the heading that repeats the title", remove_block(doc, block),
+                              kind=FixKind.REMOVE_SCAFFOLDING)
+                yield self.diagnostic(block.span, f"Heading repeats the front-matter title (line {block.line0 + 1})",
+                                      fix=fix)
+                return
+            if block.kind == "paragraph" and not _scaffolding_like(doc.block_text(block)):
+                prose_before = True
+
+
+def _scaffolding_like(text: str) -> bool:
+    """Short link/tag/image lines clippers put above the title do not count as prose."""
+    t = text.strip()
+    return len(t) < 200 and (t.startswith(("#", "[", "![", "<")) or t.count("](") >= 1 and len(t) < 120)

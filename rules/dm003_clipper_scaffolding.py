@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import re
+
+from tidymark.diagnostics import Edit, Fix, FixKind
+from tidymark.edits import remove_block, remove_lines
+from tidymark.rule import FixAvailability, Rule
+from tidymark.source import Span
+
+# Whole lines a clipper writes around the article (matched on the stripped line).
+_LINE_PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
+    ("Omnivore tag line", re.compile(r"^(?:#Omnivore|\[\[Omnivore\]\])$")),
+    ("dead `Read on Omnivore` link",
+     re.compile(r"^\[Read on Omnivore\]\(<?https?://(?:www\.)?omnivore\.app/[^)\s]*>?\)$", re.I)),
+    ("WeChat byline",
+     re.compile(r"^(?:原创|转载|翻译)\s+(?:\S+\s+){1,3}_\d{4}-\d{2}-\d{2}(?: \d{1,2}:\d{2})?_(?:\s+_(?:发表于)?\S{1,12}_)?$")),
+    ("SimpRead style leftover", re.compile(r"^sr-annote\s*\{\s*all:\s*unset;\s*\}$")),
+    ("SimpRead sidebar leftover",
+     re.compile(r'^<div class="menu-toggle">\s*<SidebarToggle client:idle\s*>\s*</SidebarToggle>\s*</div>$')),
+)
+_FULL_CONTENT = re.compile(r"^(?:full content|content)\s*:?$", re.I)
+_HIGHLIGHTS = re.compile(r"^highlights$", re.I)
+_HIGHLIGHT_LINK = re.compile(r"[ \t]*\[⤴️?\]\(https?://(?:www\.)?omnivore\.app/me/[^)\s]*\)")
+
+
+class ClipperScaffolding(Rule):
+    """Scaffolding a web clipper or read-it-later export left in the body.
+
+    ## What it does
+    Finds the lines clipper templates write around an article, none of which is part of
+    the article:
+
+    - Omnivore: the `#Omnivore` tag line, `[Read on Omnivore](https://omnivore.app/…)`
+      (the service shut down in November 2024, so the link is dead), the template heading
+      `# Full Content:`, an empty `## Highlights` section and dead highlight links
+      `[⤴️](https://omnivore.app/me/…)`;
+    - WeChat bylines `原创 <author> <account> _<date>_ _发表于<place>_`;
+    - SimpRead CSS and sidebar leftovers (`sr-annote { all: unset; }`, `<SidebarToggle>`);
+    - a thematic break (`---`, `***`, `* * *`) left as the very first or very last block
+      of the body, where it separates nothing.
+
+    ## Why is this bad?
+    These lines are template chrome, not the note: they clutter reading views, search
+    results and exports, and the Omnivore links point at a service that no longer exists.
+
+    ## Example
+    ```markdown
+    ---
+    title: Rivers
+    ---
+
+    #Omnivore
+
+    [Read on Omnivore](https://omnivore.app/me/rivers-18f)
+
+    # Full Content:
+
+    Rivers carve valleys slowly.
+    ```
+
+    Use instead:
+    ```markdown
+    ---
+    title: Rivers
+    ---
+
+    Rivers carve valleys slowly.
+    ```
+
+    ## Fix safety
+    Safe: each pattern matches a whole line (or the whole block) that only a clipper
+    template writes; the fix removes that line and the blank lines after it.  A heading
+    named "Content" is removed only when it is exactly the Omnivore template's
+    `Full Content:`, and `## Highlights` only when no text follows it in its section.
+    """
+
+    code = "DM003"
+    name = "clipper-scaffolding"
+    summary = "Clipper template scaffolding left in the body"
+    fix_availability = FixAvailability.ALWAYS
+    fix_safety = "safe"
+
+    def _remove(self, doc, first0: int, last0: int, what: str):
+        edit = remove_lines(doc, first0, last0)
+        return self.diagnostic(doc.lines.lines_span(first0, last0), f"Clipper scaffolding: {what} (line {first0 + 1})",
+                               fix=Fix.safe(f"Remove the {what}", edit, kind=FixKind.REMOVE_SCAFFOLDING))
+
+    def check(self, doc):
+        blocks = doc.blocks
+        text = doc.text
+        lines = doc.lines
+        # 1. whole-line patterns inside paragraphs / html blocks
+        for block in blocks:
+            if block.kind not in ("paragraph", "html_block"):
+                continue
+            for line0 in range(block.line0, block.line1):
+                line = lines.line_text(line0).strip()
+                if not line or len(line) > 300:
+                    continue
+                for what, pat in _LINE_PATTERNS:
+                    if pat.match(line) and not doc.is_protected(lines.lines_span(line0, line0 + 1)):
+                        yield self._remove(doc, line0, line0 + 1, what)
+                        break
+        # 2. template headings
+        for i, block in enumerate(blocks):
+            if block.kind != "heading":
+                continue
+            title = doc.inline_content(block).strip()
+            if block.markup.startswith("#") and title.lower().startswith("full content") and _FULL_CONTENT.match(title):
+                yield self._remove(doc, block.line0, block.line1, "template heading `Full Content:`")
+            elif _HIGHLIGHTS.match(title):
+                level = len(block.markup) if block.markup.startswith("#") else (1 if block.markup == "=" else 2)
+                nxt = blocks[i + 1] if i + 1 < len(blocks) else None
+                if nxt is None or (nxt.kind == "heading" and _level(nxt) <= level):
+                    yield self._remove(doc, block.line0, block.line1, "empty `Highlights` section")
+        # 3. dead highlight links
+        if "omnivore.app/me/" in text:
+            for m in _HIGHLIGHT_LINK.finditer(text, doc.body_start):
+                span = Span(m.start(), m.end())
+                if not doc.is_protected(span):
+                    yield self.diagnostic(span, "Clipper scaffolding: dead Omnivore highlight link",
+                                          fix=Fix.safe("Remove the dead highlight link", Edit(span, ""),
+                                                       kind=FixKind.REMOVE_SCAFFOLDING))
+        # 4. a thematic break as the first or last block of the body
+        if blocks:
+            ends = {0: blocks[0], len(blocks) - 1: blocks[-1]}
+            for idx, block in ends.items():
+                if block.kind == "hr":
+                    where = "start" if idx == 0 else "end"
+                    yield self.diagnostic(block.span, f"Clipper scaffolding: thematic break at the {where} of the body "
+                                                      f"(line {block.line0 + 1})",
+                                          fix=Fix.safe("Remove the stray thematic break", remove_block(doc, block),
+                                                       kind=FixKind.REMOVE_SCAFFOLDING))
+
+
+def _level(block) -> int:
+    if block.markup.startswith("#"):
+        return len(block.markup)
+    return 1 if block.markup == "=" else 2
