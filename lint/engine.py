@@ -151,6 +151,18 @@ class FixOutcome:
     applied: list[Diagnostic] = field(default_factory=list)   # fixes applied, in pass order
     passes: int = 0
     problems: list[Diagnostic] = field(default_factory=list)  # discarded / non-convergence reports
+    pass_edits: list[list[Edit]] = field(default_factory=list)  # the edits of each applied pass
+
+    def original_spans(self) -> list[Span]:
+        """Every applied edit mapped back to a span of the original text."""
+        out: list[Span] = []
+        for k, edits in enumerate(self.pass_edits):
+            for e in edits:
+                span = e.span
+                for earlier in reversed(self.pass_edits[:k]):
+                    span = map_back(span, earlier)
+                out.append(span)
+        return out
 
     @property
     def changed(self) -> bool:
@@ -167,10 +179,11 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
     fm0 = original.front_matter
     fm_ok_before = fm0 is not None and fm0.closed and fm0.error is None
     history = {current.text}
+    pass_edits: list[list[Edit]] = []
     for n in range(1, max_passes + 1):
         chosen = [d for d in select_fixes(diags, threshold) if d.code not in unfixable]
         if not chosen:
-            return FixOutcome(current.text, diags, applied, n - 1)
+            return FixOutcome(current.text, diags, applied, n - 1, pass_edits=pass_edits)
         edits = [e for d in chosen for e in d.fix.edits]
         text = apply_edits(current.text, edits)
         nxt = Document(text, original.path, bom=original.bom, newline=original.newline)
@@ -186,13 +199,32 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
         if text in history:  # the fixes undo each other
             return _not_converged(original, rules, chosen, n)
         history.add(text)
+        pass_edits.append(sorted(edits))
         applied.extend(chosen)
         current = nxt
         diags = check_document(current, rules)
     pending = [d for d in select_fixes(diags, threshold) if d.code not in unfixable]
     if pending:
         return _not_converged(original, rules, pending, max_passes)
-    return FixOutcome(current.text, diags, applied, max_passes)
+    return FixOutcome(current.text, diags, applied, max_passes, pass_edits=pass_edits)
+
+
+def map_back(span: Span, edits: list[Edit]) -> Span:
+    """Map a span of the text after ``edits`` to the span of the text before them."""
+    def back(pos: int, is_end: bool) -> int:
+        delta = 0
+        for e in edits:
+            new_start = e.span.start + delta
+            new_end = new_start + len(e.text)
+            if pos < new_start or (pos == new_start and not is_end and len(e.text)):
+                break
+            if pos <= new_end and (pos < new_end or is_end):
+                return e.span.end if is_end else e.span.start
+            delta += len(e.text) - len(e.span)
+        return pos - delta
+    a = back(span.start, False)
+    b = back(span.end, True)
+    return Span(min(a, b), max(a, b))
 
 
 def _not_converged(original: Document, rules: list[Rule], pending: list[Diagnostic], passes: int) -> FixOutcome:

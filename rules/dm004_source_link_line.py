@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import re
+
+from tidymark.clipper import SOURCE_URL_KEYS, norm_url
+from tidymark.diagnostics import Fix, FixKind
+from tidymark.edits import remove_lines
+from tidymark.frontmatter import scalar_text
+from tidymark.rule import FixAvailability, Rule
+
+_READ_ORIGINAL = re.compile(
+    r"^\[(?:Read Original|Read original|Original|Original article|Original Article|View original|原文链接|查看原文)\]"
+    r"\(<?(?P<url>https?://[^)\s>]+)>?\)$")
+_SIMPREAD = re.compile(
+    r"^>?\s*本文由\s*\[?简悦\s*SimpRead\]?(?:\([^)]*\))?\s*转码[，,]?\s*(?:原文地址\s*"
+    r"(?:\[[^\]]*\]\((?P<url>https?://[^)\s]+)\)|(?P<bare>https?://\S+)))?\s*$")
+
+
+class SourceLinkLine(Rule):
+    """A clipper's "Read Original" line repeats (or should be) the front matter's source URL.
+
+    ## What it does
+    Finds the line a clipper writes to link the original article — Omnivore's
+    `[Read Original](URL)`, SimpRead's `本文由 简悦 SimpRead 转码，原文地址 …` — and compares
+    its URL with the front matter's source key (`url`, `source`, `original_url`, …).
+
+    ## Why is this bad?
+    The source URL belongs in the front matter, where Obsidian properties, Dataview,
+    static site generators and scripts can read it; as a body line it is clutter that
+    renders at the top of every note.
+
+    ## Example
+    ```markdown
+    ---
+    title: Rivers
+    url: https://example.org/rivers
+    ---
+
+    [Read Original](https://example.org/rivers)
+
+    Rivers carve valleys slowly.
+    ```
+
+    Use instead:
+    ```markdown
+    ---
+    title: Rivers
+    url: https://example.org/rivers
+    ---
+
+    Rivers carve valleys slowly.
+    ```
+
+    ## Fix safety
+    Safe.  When the front matter already holds the same URL the line is removed.  When
+    the front matter has no source key at all, the fix first adds `url: <URL>` as the
+    last front-matter line (a lossless insertion; nothing else in the front matter
+    changes) and removes the line in the same step, so no information is lost.  When the
+    front matter holds a *different* source URL the line is reported and its removal is
+    unsafe.  Without front matter there is nowhere to move the URL and no fix is offered.
+    """
+
+    code = "DM004"
+    name = "source-link-line"
+    summary = "Source-link line belongs in the front matter"
+    fix_availability = FixAvailability.SOMETIMES
+    fix_safety = "safe/unsafe"
+    needs_any = ("](http", "SimpRead")
+
+    def check(self, doc):
+        fm = doc.front_matter
+        if fm is None or not fm.closed or fm.error is not None or fm.kind != "yaml":
+            fm = None
+        lines = doc.lines
+        lifted = False
+        for block in doc.blocks:
+            if block.kind not in ("paragraph", "blockquote"):
+                continue
+            for line0 in range(block.line0, block.line1):
+                raw = lines.line_text(line0).strip()
+                m = _READ_ORIGINAL.match(raw) or _SIMPREAD.match(raw)
+                if not m:
+                    continue
+                span = lines.lines_span(line0, line0 + 1)
+                if doc.is_protected(span):
+                    continue
+                url = m.groupdict().get("url") or m.groupdict().get("bare")
+                what = "SimpRead transcoding note" if "SimpRead" in raw else "`Read Original` link"
+                if fm is None:
+                    yield self.diagnostic(span, f"{what} (line {line0 + 1}); no front matter to hold the URL")
+                    continue
+                remove = remove_lines(doc, line0, line0 + 1)
+                held = [(k, v) for k, v in fm.values.items()
+                        if str(k).lower() in SOURCE_URL_KEYS and isinstance(v, str) and v.strip()]
+                if url is None:
+                    yield self.diagnostic(span, f"{what} (line {line0 + 1})",
+                                          fix=Fix.safe(f"Remove the {what}", remove, kind=FixKind.REMOVE_SCAFFOLDING))
+                elif any(norm_url(v) == norm_url(url) for _, v in held):
+                    key = next(k for k, v in held if norm_url(v) == norm_url(url))
+                    yield self.diagnostic(span, f"{what} repeats front-matter `{key}` (line {line0 + 1})",
+                                          fix=Fix.safe(f"Remove the {what}", remove, kind=FixKind.REMOVE_SCAFFOLDING))
+                elif held:
+                    key = held[0][0]
+                    yield self.diagnostic(span, f"{what} points elsewhere than front-matter `{key}` (line {line0 + 1})",
+                                          fix=Fix.unsafe(f"Remove the {what}", remove, kind=FixKind.REMOVE_SCAFFOLDING))
+                elif not lifted:
+                    lifted = True
+                    insert = fm.append_entry("url", scalar_text(url))
+                    yield self.diagnostic(span, f"{what} (line {line0 + 1}): the source URL belongs in the front matter",
+                                          fix=Fix.safe("Move the URL into the front matter as `url`", insert, remove,
+                                                       kind=FixKind.FRONT_MATTER))

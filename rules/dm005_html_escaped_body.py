@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tidymark.diagnostics import Edit, Fix, FixKind
+from tidymark.rule import FixAvailability, Rule
+from tidymark.source import Span
+
+# Exactly what a Mustache `{{double}}` tag escapes, and its inverse.
+_UNESCAPE = {"&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&#x2F;": "/",
+             "&#x60;": "`", "&#x3D;": "="}
+_ENTITY = re.compile("|".join(re.escape(k) for k in _UNESCAPE))
+# Entities nobody types by hand: their presence means a template escaped the body.
+_TELLTALE = ("&#x2F;", "&#x60;", "&#x3D;")
+
+
+class HtmlEscapedBody(Rule):
+    """The body is HTML-entity-escaped by a template mistake.
+
+    ## What it does
+    Detects bodies written through a `{{double}}` Mustache tag instead of
+    `{{{triple}}}` — the Omnivore Obsidian plugin's most reported template mistake — so
+    that every `/`, `` ` ``, `'`, `"`, `=`, `&`, `<` and `>` became an entity
+    (`https:&#x2F;&#x2F;…`, `&#39;`, `&quot;`).  A body is reported when escaped URLs
+    (`:&#x2F;&#x2F;`) appear, or at least `min-telltales` of the entities no one types by
+    hand (`&#x2F;`, `&#x60;`, `&#x3D;`); many `&#39;`/`&quot;` alone are a weaker signal.
+
+    ## Why is this bad?
+    Links and images do not work (`https:&#x2F;&#x2F;…` is not a URL), code fences are
+    not fences, and every other rule sees mangled text.
+
+    ## Example
+    ```markdown
+    It&#39;s here: [docs](https:&#x2F;&#x2F;example.org&#x2F;docs) and &#x60;code&#x60;.
+    ```
+
+    Use instead:
+    ```markdown
+    It's here: [docs](https://example.org/docs) and `code`.
+    ```
+
+    ## Fix safety
+    Safe when the telltale entities are present: the fix is the exact inverse of the
+    Mustache escaping, applied once to each entity outside code spans, fenced code and
+    HTML comments (so text that really was `&amp;amp;` becomes `&amp;`, not `&`).  When
+    only `&#39;`/`&quot;` are frequent the fix is unsafe.
+
+    ## Options
+    - `min-telltales`: how many `&#x2F;` / `&#x60;` / `&#x3D;` make a body escaped (default 3)
+    - `min-quotes`: how many `&#39;` / `&quot;` alone make a body look escaped (default 12)
+    """
+
+    code = "DM005"
+    name = "html-escaped-body"
+    summary = "Body is HTML-entity-escaped by a template mistake"
+    fix_availability = FixAvailability.ALWAYS
+    fix_safety = "safe/unsafe"
+    needs_any = ("&#x2F;", "&#x60;", "&#x3D;", "&#39;", "&quot;")
+
+    @dataclass(frozen=True)
+    class Options:
+        min_telltales: int = 3
+        min_quotes: int = 12
+
+    def check(self, doc):
+        text = doc.text
+        start = doc.body_start
+        body = text[start:]
+        telltales = sum(body.count(t) for t in _TELLTALE)
+        quotes = body.count("&#39;") + body.count("&quot;")
+        escaped_urls = ":&#x2F;&#x2F;" in body
+        strong = escaped_urls or telltales >= self.options.min_telltales
+        if not strong and quotes < self.options.min_quotes:
+            return
+        edits = []
+        for m in _ENTITY.finditer(text, start):
+            span = Span(m.start(), m.end())
+            if not doc.is_protected(span):
+                edits.append(Edit(span, _UNESCAPE[m.group()]))
+        if not edits:
+            return
+        kinds = sorted({text[e.span.start:e.span.end] for e in edits}, key=lambda k: -body.count(k))[:3]
+        fix_cls = Fix.safe if strong else Fix.unsafe
+        yield self.diagnostic(
+            edits[0].span,
+            f"Body is HTML-entity-escaped ({len(edits)} entities such as {', '.join(kinds)}); "
+            f"a `{{{{double}}}}` template tag escaped it",
+            fix=fix_cls("Unescape the body", *edits, kind=FixKind.REWRITE))
