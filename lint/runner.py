@@ -160,8 +160,13 @@ def write_atomic(path: Path, data: bytes, expected_original: bytes) -> None:
 def unified_diff(display: str, old: str, new: str) -> str:
     import difflib
 
-    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                        fromfile=f"a/{display}", tofile=f"b/{display}"))
+    out = []
+    for line in difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                     fromfile=f"a/{display}", tofile=f"b/{display}"):
+        out.append(line)
+        if not line.endswith(("\n", "\r")):
+            out.append("\n\\ No newline at end of file\n")
+    return "".join(out)
 
 
 def _io_error(message: str) -> Diagnostic:

@@ -1,0 +1,85 @@
+"""Image URLs located in a document, unwrapped through the proxy table (shared by IM rules)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tidymark.diagnostics import Edit
+from tidymark.document import Document
+from tidymark.edits import remove_lines
+from tidymark.markdown import Inline
+from tidymark.proxies import SchemeTable, Unwrapped, looks_proxied, unwrap
+from tidymark.source import Span
+
+_SRCSET_URL = re.compile(r"[^\s,][^\s]*")
+
+
+@dataclass(frozen=True)
+class ImageUrl:
+    element: Inline          # the image / link / definition / <img> the URL belongs to
+    url: str                 # as written
+    span: Span               # where the URL is written
+    result: Unwrapped
+
+
+def _encode_for(element: Inline, url: str, text: str) -> str:
+    """Spell ``url`` so that it is a valid destination where it is written."""
+    if element.kind == "html_image":
+        return url.replace('"', "%22").replace("'", "%27")
+    angle = element.url_span.start > 0 and text[element.url_span.start - 1] == "<"
+    if angle:
+        return url.replace("<", "%3C").replace(">", "%3E").replace("\n", "%0A")
+    url = url.replace(" ", "%20").replace("<", "%3C").replace(">", "%3E")
+    if url.count("(") != url.count(")"):
+        url = url.replace("(", "%28").replace(")", "%29")
+    return url
+
+
+def image_urls(doc: Document, schemes: SchemeTable | None) -> list[ImageUrl]:
+    """Every proxied URL of an image (or of a link wrapping an image, or a definition)."""
+    text = doc.text
+    if not looks_proxied(text, schemes):
+        return []
+    out: list[ImageUrl] = []
+    for el in doc.inline:
+        if el.kind == "link" and "![" not in el.text(text):
+            continue
+        if el.kind == "html_image" and el.attr in ("srcset", "data-srcset"):
+            for m in _SRCSET_URL.finditer(el.url):
+                u = m.group().rstrip(",")
+                res = unwrap(u, schemes)
+                if res.chain:
+                    s = el.url_span.start + m.start()
+                    out.append(ImageUrl(el, u, Span(s, s + len(u)), res))
+            continue
+        res = unwrap(el.url, schemes)
+        if res.chain:
+            out.append(ImageUrl(el, el.url, el.url_span, res))
+    return out
+
+
+def rewrite(doc: Document, img: ImageUrl) -> Edit:
+    return Edit(img.span, _encode_for(img.element, img.result.original or img.url, doc.text))
+
+
+def remove_image(doc: Document, img: ImageUrl) -> Edit:
+    """Remove the image (with a link wrapping only it); a line holding only it goes whole."""
+    el = img.element
+    span = el.span
+    for other in doc.inline:
+        if other.kind == "link" and other.text_span is not None and other.span.contains(span) \
+                and doc.text[other.text_span.start:other.text_span.end].strip() == doc.slice(span).strip():
+            span = other.span
+            break
+    lines = doc.lines
+    a, b = lines.line_of(span.start), lines.line_of(max(span.end - 1, span.start))
+    line_span = lines.lines_span(a, b + 1)
+    rest = doc.text[line_span.start:span.start] + doc.text[span.end:line_span.end]
+    if not rest.strip():
+        return remove_lines(doc, a, b + 1)
+    return Edit(span, "")
+
+
+def chain_text(res: Unwrapped) -> str:
+    return " → ".join(step.scheme_id for step in res.chain)
