@@ -125,22 +125,28 @@ class FrontMatter:
         return self._lines.position(self.span.start)[0]
 
     # -- parsing ------------------------------------------------------------------
+    # Values come from the fast C reader; ruamel.yaml's composer (pure Python, slower) runs
+    # only when a rule needs positions, or to word a syntax error precisely.
+    @cached_property
+    def _load(self) -> tuple[Any, Exception | None]:
+        if not self.closed:
+            return None, None
+        try:
+            if self.kind == "toml":
+                return tomllib.loads(self.content), None
+            if self.kind == "json":
+                return json.loads(self.content), None
+            from frontmatter.default_handlers import YAMLHandler
+
+            return YAMLHandler().load(self.content), None
+        except RecursionError as exc:
+            return None, exc
+        except Exception as exc:  # noqa: BLE001 - reported as a diagnostic, never raised
+            return None, exc
+
     @cached_property
     def _composed(self) -> tuple[Any, FrontMatterError | None]:
-        if not self.closed:
-            return None, FrontMatterError(
-                "front matter is not closed: no `---` line ends it", Span(self.span.start, self.span.start + 3))
-        if self.kind == "toml":
-            try:
-                tomllib.loads(self.content)
-            except tomllib.TOMLDecodeError as exc:
-                return None, FrontMatterError(f"invalid TOML front matter: {exc}", self.content_span)
-            return None, None
-        if self.kind == "json":
-            try:
-                json.loads(self.content)
-            except ValueError as exc:
-                return None, FrontMatterError(f"invalid JSON front matter: {exc}", self.content_span)
+        if not self.closed or self.kind != "yaml":
             return None, None
         from ruamel.yaml import YAML
         from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -167,34 +173,46 @@ class FrontMatter:
         node, error = self._composed
         return node if error is None else None
 
-    @property
+    @cached_property
     def error(self) -> FrontMatterError | None:
-        return self._composed[1]
+        """Why the front matter cannot be read at all (None when it can)."""
+        if not self.closed:
+            return FrontMatterError("front matter is not closed: no `---` line ends it",
+                                    Span(self.span.start, self.span.start + 3))
+        data, exc = self._load
+        if exc is None:
+            if data is not None and not isinstance(data, dict):
+                return FrontMatterError("front matter is not a mapping of keys to values", self.content_span)
+            return None
+        if isinstance(exc, RecursionError):
+            return FrontMatterError("front matter is nested too deeply to read", self.content_span)
+        if self.kind == "toml":
+            return FrontMatterError(f"invalid TOML front matter: {exc}", self.content_span)
+        if self.kind == "json":
+            return FrontMatterError(f"invalid JSON front matter: {exc}", self.content_span)
+        import yaml
+
+        if isinstance(exc, yaml.constructor.ConstructorError):
+            return None  # it parses; readers refuse a tag (see reader_error)
+        composed_error = self._composed[1]
+        if composed_error is not None:
+            return composed_error
+        mark = getattr(exc, "problem_mark", None)
+        offset = self.content_span.start + (mark.index if mark is not None else 0)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return FrontMatterError(f"invalid YAML in front matter: {problem}", Span(offset, offset))
 
     @cached_property
     def _reader(self) -> tuple[dict | None, str | None]:
         """Values the way python-frontmatter (PyYAML, YAML 1.1) and site generators read them."""
         if self.error is not None:
             return None, self.error.message
-        try:
-            if self.kind == "toml":
-                return tomllib.loads(self.content), None
-            if self.kind == "json":
-                data = json.loads(self.content)
-            else:
-                from frontmatter.default_handlers import YAMLHandler
-
-                data = YAMLHandler().load(self.content)
-        except RecursionError:
-            return None, "front matter is nested too deeply to read"
-        except Exception as exc:  # PyYAML refuses things ruamel composes (e.g. !!python tags)
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        data, exc = self._load
+        if exc is not None:
+            text = str(exc).strip()
+            first = text.splitlines()[0] if text else type(exc).__name__
             return None, f"readers reject this front matter: {first}"
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            return None, "front matter is not a mapping of keys to values"
-        return data, None
+        return (data or {}), None
 
     @property
     def values(self) -> dict:
