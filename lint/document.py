@@ -29,6 +29,15 @@ class Document:
         self.path = Path(path) if path is not None else None
         self.bom = bom
         self.newline = newline or detect_newline(text)
+        self._memo: dict = {}
+
+    def memo(self, key, compute):
+        """A value computed once per document and shared by the rules that need it."""
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = compute()
+            return value
 
     # -- basics -------------------------------------------------------------------
     @cached_property

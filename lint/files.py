@@ -69,8 +69,10 @@ class Walker:
             spec = self._gitignore(d)
             if spec is not None:
                 rel = path.relative_to(d).as_posix() + ("/" if is_dir else "")
-                if spec.match_file(rel):
-                    return True
+                # as in git, the nearest .gitignore that has a say wins (`!pattern` re-includes)
+                verdict = spec.check_file(rel).include
+                if verdict is not None:
+                    return verdict
             if d == root:
                 break
         return False

@@ -38,6 +38,10 @@ def _encode_for(element: Inline, url: str, text: str) -> str:
 
 def image_urls(doc: Document, schemes: SchemeTable | None) -> list[ImageUrl]:
     """Every proxied URL of an image (or of a link wrapping an image, or a definition)."""
+    return doc.memo(("image_urls", id(schemes)), lambda: _image_urls(doc, schemes))
+
+
+def _image_urls(doc: Document, schemes: SchemeTable | None) -> list[ImageUrl]:
     text = doc.text
     if not looks_proxied(text, schemes):
         return []

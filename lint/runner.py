@@ -136,6 +136,8 @@ def read_document(path: Path, settings: Settings) -> Document:
 
 def write_atomic(path: Path, data: bytes, expected_original: bytes) -> None:
     """Replace ``path`` with ``data`` atomically unless it changed since it was read."""
+    # replace the file a symlink points to, never the link itself
+    path = Path(os.path.realpath(path))
     with open(path, "rb") as fh:
         if fh.read() != expected_original:
             raise OSError("file changed on disk while tidymark was working on it; not overwritten")

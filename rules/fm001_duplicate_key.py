@@ -1,10 +1,25 @@
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 from tidymark.diagnostics import Fix, FixKind
 from tidymark.rule import FixAvailability, Rule
+
+
+_KEY = re.compile(r"^([ \t]*(?:- )?)([^\s#'\"{\[][^:\n]*?|\"[^\"\n]*\"|'[^'\n]*'):(?:[ \t]|$)", re.M)
+
+
+def _may_repeat(content: str) -> bool:
+    """Cheap pre-check: does any (indentation, key) pair occur twice?  Only then compose."""
+    seen = set()
+    for m in _KEY.finditer(content):
+        key = (len(m.group(1)), m.group(2).strip("'\""))
+        if key in seen:
+            return True
+        seen.add(key)
+    return False
 
 
 class DuplicateKey(Rule):
@@ -54,7 +69,7 @@ class DuplicateKey(Rule):
 
     def check(self, doc):
         fm = doc.front_matter
-        if fm is None or fm.kind != "yaml" or fm.node is None:
+        if fm is None or fm.kind != "yaml" or not _may_repeat(fm.content) or fm.node is None:
             return
         groups: dict[tuple, list] = {}
         for e in fm.entries:
