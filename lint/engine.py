@@ -75,28 +75,53 @@ def _locate(doc: Document, d: Diagnostic) -> Diagnostic:
     return replace(d, line=line, column=col, end_line=eline, end_column=ecol)
 
 
+def _run_rule(rule: Rule, doc: Document) -> list[Diagnostic]:
+    try:
+        return [_validate(rule, d, doc) for d in rule.check(doc) or ()]
+    except RuleContractError as exc:
+        return [engine_diagnostic(INTERNAL_ERROR, f"rule {rule.code} ({rule.name}) broke the rule contract: {exc}")]
+    except RecursionError:
+        return [engine_diagnostic(INTERNAL_ERROR, f"rule {rule.code} ({rule.name}) failed: document nested too deeply")]
+    except Exception as exc:  # noqa: BLE001 - a broken rule must not stop the run
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
+        return [engine_diagnostic(INTERNAL_ERROR, f"rule {rule.code} ({rule.name}) raised {type(exc).__name__}: {exc}{where}")]
+
+
 def check_document(doc: Document, rules: list[Rule]) -> list[Diagnostic]:
-    """Run every rule on ``doc``; a rule that raises becomes an internal-error diagnostic."""
+    """Run every rule on ``doc``, drop what inline suppressions silence, locate the rest.
+
+    A rule that raises becomes an internal-error diagnostic naming it; the other rules go on.
+    """
+    from tidymark import suppress
+
     out: list[Diagnostic] = []
     text = doc.text
+    last: list[Rule] = []
     for rule in rules:
+        if rule.runs_last:
+            last.append(rule)
+            continue
         if rule.needs_any and not any(s in text for s in rule.needs_any):
             continue
-        try:
-            found = [_validate(rule, d, doc) for d in rule.check(doc) or ()]
-        except RuleContractError as exc:
-            out.append(engine_diagnostic(INTERNAL_ERROR, f"rule {rule.code} ({rule.name}) broke the rule contract: {exc}"))
-            continue
-        except RecursionError:
-            out.append(engine_diagnostic(INTERNAL_ERROR, f"rule {rule.code} ({rule.name}) failed: document nested too deeply"))
-            continue
-        except Exception as exc:  # noqa: BLE001 - a broken rule must not stop the run
-            tb = traceback.extract_tb(exc.__traceback__)
-            where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
-            out.append(engine_diagnostic(
-                INTERNAL_ERROR, f"rule {rule.code} ({rule.name}) raised {type(exc).__name__}: {exc}{where}"))
-            continue
-        out.extend(found)
+        out.extend(_run_rule(rule, doc))
+    fm = doc.front_matter
+    if "tidymark-" in text or (fm is not None and "tidymark" in fm.content):
+        sup = doc.memo("suppressions", lambda: suppress.parse(doc))
+        kept = []
+        for d in out:
+            if d.code in ENGINE_CODES:
+                kept.append(d)
+                continue
+            s = sup.suppressor(d.code, d.name, doc.position(d.span.start)[0])
+            if s is None:
+                kept.append(d)
+            else:
+                s.used.add((d.code, d.name))
+        out = kept
+    doc.memo("selected", lambda: tuple((r.code, r.name) for r in rules))
+    for rule in last:
+        out.extend(_run_rule(rule, doc))
     out = [_locate(doc, d) for d in out]
     out.sort(key=Diagnostic.sort_key)
     return out

@@ -47,6 +47,8 @@ class Rule:
     fix_safety: ClassVar[str] = ""
     # a rule whose fixes legitimately edit HTML comments (suppression clean-up) sets this
     may_edit_protected: ClassVar[bool] = False
+    # runs after the other rules' diagnostics were filtered by suppressions (unused-suppression)
+    runs_last: ClassVar[bool] = False
     enabled_by_default: ClassVar[bool] = True
     Options: ClassVar[type | None] = None
     # cheap pre-filter: when set, the rule only runs on documents containing one of these substrings
