@@ -38,6 +38,7 @@ class FileResult:
     fixed: str | None = None
     error: str | None = None       # the file could not be processed at all
     text: str | None = None        # the text the diagnostics' positions refer to
+    bytes_removed: int = 0         # bytes the fixes took out of the file
 
 
 class RuleBook:

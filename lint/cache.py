@@ -1,0 +1,151 @@
+"""The result cache: unchanged files are not parsed again.
+
+A cached result is keyed by the SHA-256 of (the file's bytes, tidymark's own code and
+data, the Python version, and the exact rules with their options that run on the file),
+so no change of content, rule, option or tidymark version can reuse a stale result.
+Entries are small JSON files in a sharded folder, written through a temporary file and
+renamed into place, so concurrent runs never see half an entry.  The folder is bounded:
+at the end of a run, least recently used entries beyond ``max_bytes`` are deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+from tidymark.diagnostics import Applicability, Diagnostic, Edit, Fix, FixKind, Severity
+from tidymark.source import Span
+
+CACHE_DIR_NAME = ".tidymark_cache"
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+FORMAT = 1
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of tidymark's version, source files, rule data and the Python version."""
+    import tidymark
+    import tidymark.rules
+
+    h = hashlib.sha256(f"{FORMAT}|{tidymark.__version__}|{sys.version}".encode())
+    roots = [Path(tidymark.__file__).parent, *map(Path, tidymark.rules.__path__)]
+    for root in roots:
+        for p in sorted(root.rglob("*")):
+            if p.suffix in (".py", ".yaml", ".yml") and p.is_file():
+                h.update(p.name.encode())
+                h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def rules_fingerprint(rules) -> str:
+    h = hashlib.sha256()
+    for r in rules:
+        h.update(f"{type(r).__module__}.{type(r).__qualname__}|{r.code}|{r.options!r}\n".encode())
+        if not type(r).__module__.startswith("tidymark."):
+            try:  # plugin and local rules: their own source counts too
+                import inspect
+
+                h.update(inspect.getsource(type(r)).encode())
+            except (OSError, TypeError):
+                h.update(b"?")
+    return h.hexdigest()
+
+
+def to_json(d: Diagnostic) -> dict:
+    fix = None
+    if d.fix is not None:
+        fix = {"a": int(d.fix.applicability), "t": d.fix.title, "k": d.fix.kind.value,
+               "e": [[e.span.start, e.span.end, e.text] for e in d.fix.edits]}
+    return {"c": d.code, "n": d.name, "m": d.message, "s": [d.span.start, d.span.end], "v": int(d.severity),
+            "p": [d.line, d.column, d.end_line, d.end_column], "f": fix}
+
+
+def from_json(o: dict) -> Diagnostic:
+    fix = None
+    if o["f"] is not None:
+        f = o["f"]
+        fix = Fix(tuple(Edit(Span(a, b), t) for a, b, t in f["e"]), Applicability(f["a"]), f["t"], FixKind(f["k"]))
+    line, col, eline, ecol = o["p"]
+    return Diagnostic(o["c"], o["n"], o["m"], Span(*o["s"]), Severity(o["v"]), fix, line, col, eline, ecol)
+
+
+class ResultCache:
+    def __init__(self, directory: Path, max_bytes: int = DEFAULT_MAX_BYTES):
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self.hits = 0
+        self.misses = 0
+
+    def key(self, data: bytes, rules_fp: str) -> str:
+        h = hashlib.sha256(code_fingerprint().encode())
+        h.update(rules_fp.encode())
+        h.update(hashlib.sha256(data).digest())
+        return h.hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key[2:]}.json"
+
+    def get(self, key: str) -> list[Diagnostic] | None:
+        p = self._path(key)
+        try:
+            raw = p.read_bytes()
+            items = json.loads(raw)
+            out = [from_json(o) for o in items]
+        except (OSError, ValueError, KeyError, TypeError):
+            self.misses += 1
+            return None
+        try:
+            os.utime(p)  # recently used: kept by pruning
+        except OSError:
+            pass
+        self.hits += 1
+        return out
+
+    def put(self, key: str, diagnostics: list[Diagnostic]) -> None:
+        p = self._path(key)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            if not (self.directory / ".gitignore").exists():
+                (self.directory / ".gitignore").write_text("# created by tidymark\n*\n", encoding="utf-8")
+            fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump([to_json(d) for d in diagnostics], fh, ensure_ascii=False, separators=(",", ":"))
+            os.replace(tmp, p)
+        except OSError:
+            try:
+                os.unlink(tmp)  # type: ignore[possibly-undefined]
+            except (OSError, NameError):
+                pass
+
+    def prune(self) -> int:
+        """Delete least recently used entries beyond ``max_bytes``; returns how many."""
+        try:
+            entries = []
+            total = 0
+            for sub in self.directory.iterdir():
+                if not sub.is_dir():
+                    continue
+                for f in sub.iterdir():
+                    st = f.stat()
+                    entries.append((st.st_mtime, st.st_size, f))
+                    total += st.st_size
+        except OSError:
+            return 0
+        removed = 0
+        if total <= self.max_bytes:
+            return 0
+        for _, size, f in sorted(entries):
+            try:
+                f.unlink()
+            except OSError:
+                continue
+            removed += 1
+            total -= size
+            if total <= self.max_bytes * 0.8:
+                break
+        return removed

@@ -1,0 +1,191 @@
+"""CI output formats: SARIF 2.1.0, GitHub workflow commands, JUnit XML, GitLab Code
+Quality, concise text.  (``text`` and ``json`` live in :mod:`tidymark.output`.)
+
+Every reporter receives one :class:`~tidymark.runner.FileResult` per file, in order, and
+writes its document in ``finish``.  Paths are relative to the working directory with
+forward slashes.  Columns are Unicode code points (SARIF says so with ``columnKind``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from xml.sax.saxutils import escape as xml_escape, quoteattr
+
+from tidymark.diagnostics import Severity
+from tidymark.output import Reporter
+from tidymark.source import LineIndex
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFO_URI = "https://pypi.org/project/tidymark/"
+_SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+_GITLAB_SEVERITY = {Severity.ERROR: "major", Severity.WARNING: "minor", Severity.INFO: "info"}
+
+
+def _uri(display: str) -> str:
+    return Path(display).as_posix()
+
+
+def _rule_meta() -> dict:
+    from tidymark import registry
+
+    try:
+        return registry.all_rules()
+    except registry.RegistryError:
+        return {}
+
+
+class SarifReporter(Reporter):
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.results: list[dict] = []
+        self.used: dict[str, int] = {}
+
+    def file(self, result) -> None:
+        lines = LineIndex(result.text) if result.text is not None else None
+        for d in result.diagnostics:
+            if d.code not in self.used:
+                self.used[d.code] = len(self.used)
+            loc = {"physicalLocation": {
+                "artifactLocation": {"uri": _uri(result.display), "uriBaseId": "%SRCROOT%"},
+                "region": {"startLine": max(d.line, 1), "startColumn": max(d.column, 1),
+                           "endLine": max(d.end_line, 1), "endColumn": max(d.end_column, 1)}}}
+            item = {"ruleId": d.code, "ruleIndex": self.used[d.code], "level": _SARIF_LEVEL[d.severity],
+                    "message": {"text": d.message}, "locations": [loc],
+                    "partialFingerprints": {"tidymark/v1": _fingerprint(result.display, d, result.text)}}
+            if d.fix is not None and lines is not None:
+                reps = []
+                for e in d.fix.edits:
+                    l1, c1 = lines.position(e.span.start)
+                    l2, c2 = lines.position(e.span.end)
+                    reps.append({"deletedRegion": {"startLine": l1, "startColumn": c1, "endLine": l2, "endColumn": c2},
+                                 "insertedContent": {"text": e.text}})
+                item["fixes"] = [{"description": {"text": f"{d.fix.title} ({d.fix.applicability.label})"},
+                                  "artifactChanges": [{"artifactLocation": {"uri": _uri(result.display),
+                                                                            "uriBaseId": "%SRCROOT%"},
+                                                       "replacements": reps}]}]
+            self.results.append(item)
+
+    def finish(self, summary: dict) -> None:
+        from tidymark import __version__
+
+        meta = _rule_meta()
+        rules = []
+        for code, _ in sorted(self.used.items(), key=lambda kv: kv[1]):
+            info = meta.get(code)
+            if info is None:  # engine diagnostics (unreadable file, internal error)
+                rules.append({"id": code, "shortDescription": {"text": code},
+                              "defaultConfiguration": {"level": "error"}})
+                continue
+            c = info.cls
+            doc = c.documentation()
+            rules.append({"id": code, "name": c.name, "shortDescription": {"text": c.summary},
+                          "fullDescription": {"text": doc.split("\n\n", 1)[-1][:4000] or c.summary},
+                          "help": {"text": doc, "markdown": doc},
+                          "defaultConfiguration": {"level": _SARIF_LEVEL[c.default_severity]},
+                          "properties": {"fix": c.fix_availability.value, "fixSafety": c.fix_safety,
+                                         "tags": [code[:2]]}})
+        sarif = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [{
+            "tool": {"driver": {"name": "tidymark", "version": __version__, "semanticVersion": __version__,
+                                "informationUri": INFO_URI, "rules": rules}},
+            "originalUriBaseIds": {"%SRCROOT%": {"uri": Path.cwd().as_uri() + "/"}},
+            "columnKind": "unicodeCodePoints",
+            "results": self.results}]}
+        json.dump(sarif, self.out, ensure_ascii=False, indent=2)
+        self.out.write("\n")
+
+
+def _fingerprint(display: str, d, text: str | None) -> str:
+    """Stable across edits elsewhere in the file: path, code and the flagged text."""
+    flagged = text[d.span.start:d.span.end] if text is not None else d.message
+    return hashlib.sha256(f"{display}\0{d.code}\0{' '.join(flagged.split())}".encode()).hexdigest()[:32]
+
+
+def gh_data(s: str) -> str:
+    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def gh_prop(s: str) -> str:
+    return gh_data(s).replace(":", "%3A").replace(",", "%2C")
+
+
+class GithubReporter(Reporter):
+    _CMD = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+
+    def file(self, result) -> None:
+        for d in result.diagnostics:
+            props = (f"file={gh_prop(_uri(result.display))},line={d.line},endLine={d.end_line},"
+                     f"col={d.column},endColumn={d.end_column},title={gh_prop(f'{d.code} {d.name}')}")
+            self.out.write(f"::{self._CMD[d.severity]} {props}::{gh_data(f'{d.code} {d.message}')}\n")
+
+
+class ConciseReporter(Reporter):
+    def file(self, result) -> None:
+        for d in result.diagnostics:
+            mark = "[*] " if d.fix is not None and d.fix.applicability >= self.threshold else ""
+            self.out.write(f"{result.display}:{d.line}:{d.column}: {d.code} {mark}{d.message}\n")
+
+
+class JunitReporter(Reporter):
+    """One <testcase> per file; each diagnostic is a <failure> of it."""
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.cases: list[str] = []
+        self.failures = 0
+        self.errors = 0
+
+    def file(self, result) -> None:
+        name = quoteattr(_uri(result.display))
+        if not result.diagnostics:
+            self.cases.append(f'    <testcase classname="tidymark" name={name} file={name}/>')
+            return
+        body = []
+        for d in result.diagnostics:
+            tag = "error" if d.code.startswith("TM00") else "failure"
+            self.errors += tag == "error"
+            msg = f"{d.code} {d.message}"
+            body.append(f"      <{tag} message={quoteattr(msg)} type={quoteattr(d.code)}>"
+                        f"{xml_escape(f'{result.display}:{d.line}:{d.column}: {msg}')}</{tag}>")
+        self.failures += 1 if any("<failure" in b for b in body) else 0
+        self.cases.append(f'    <testcase classname="tidymark" name={name} file={name}>\n'
+                          + "\n".join(body) + "\n    </testcase>")
+
+    def finish(self, summary: dict) -> None:
+        w = self.out.write
+        w('<?xml version="1.0" encoding="UTF-8"?>\n')
+        w(f'<testsuites name="tidymark" tests="{len(self.cases)}" failures="{self.failures}" errors="{self.errors}">\n')
+        w(f'  <testsuite name="tidymark" tests="{len(self.cases)}" failures="{self.failures}" '
+          f'errors="{self.errors}" skipped="0">\n')
+        for c in self.cases:
+            w(c + "\n")
+        w("  </testsuite>\n</testsuites>\n")
+
+
+class GitlabReporter(Reporter):
+    """GitLab Code Quality report (a JSON array of issues)."""
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.items: list[dict] = []
+
+    def file(self, result) -> None:
+        for d in result.diagnostics:
+            self.items.append({
+                "description": f"{d.code} {d.message}",
+                "check_name": f"{d.code} {d.name}",
+                "fingerprint": _fingerprint(result.display, d, result.text),
+                "severity": _GITLAB_SEVERITY[d.severity],
+                "location": {"path": _uri(result.display), "lines": {"begin": d.line, "end": d.end_line}},
+            })
+
+    def finish(self, summary: dict) -> None:
+        json.dump(self.items, self.out, ensure_ascii=False, indent=2)
+        self.out.write("\n")
+
+
+FORMATS = {"sarif": SarifReporter, "github": GithubReporter, "concise": ConciseReporter,
+           "junit": JunitReporter, "gitlab": GitlabReporter}
+# formats whose reporter needs each file's text (edit positions, fingerprints)
+NEEDS_TEXT = {"json", "sarif", "gitlab"}

@@ -1,0 +1,166 @@
+"""Running the per-file pipeline over many files: a process pool and the result cache.
+
+Files are processed in worker processes (one per core) when there are more than a
+handful of them, serially otherwise; results always come back in the order of the
+(sorted) file list, so output is stable.  Each worker builds its configuration resolver,
+its rules and its cache handle once, not per file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from tidymark.cache import CACHE_DIR_NAME, ResultCache, rules_fingerprint
+from tidymark.config import ConfigResolver
+from tidymark.diagnostics import Applicability
+from tidymark.engine import IO_ERROR, check_document, engine_diagnostic, fix_document
+from tidymark.runner import FileResult, RuleBook, read_document, unified_diff, write_atomic
+from tidymark.source import DecodeError, encode
+
+SERIAL_BELOW = 16  # fewer files than this: no pool (start-up would cost more than it saves)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    mode: str = "check"                 # check | fix | diff
+    config: Path | None = None          # --config
+    cli: dict = field(default_factory=dict)  # command-line overrides of settings
+    jobs: int = 0                       # 0 = one per core
+    cache_dir: Path | None = None       # None = <cwd>/.tidymark_cache
+    use_cache: bool = True
+    keep_text: bool = False             # results carry the text (for edit positions in reports)
+
+
+class Worker:
+    """Per-process state: configuration, rules and cache, built once."""
+
+    def __init__(self, opts: RunOptions):
+        self.opts = opts
+        self.resolver = ConfigResolver(opts.config, opts.cli)
+        self.book = RuleBook()
+        self.cache = ResultCache(opts.cache_dir or Path.cwd() / CACHE_DIR_NAME) if opts.use_cache else None
+        self._fps: dict[tuple, str] = {}
+
+    def _fingerprint(self, rules) -> str:
+        key = tuple(id(r) for r in rules)
+        fp = self._fps.get(key)
+        if fp is None:
+            fp = self._fps[key] = rules_fingerprint(rules)
+        return fp
+
+    def process(self, path: Path, display: str) -> FileResult:
+        mode = self.opts.mode
+        settings = self.resolver.for_path(path)
+        rules = self.book.rules_for_file(settings, path)
+        threshold = Applicability.UNSAFE if settings.unsafe_fixes else Applicability.SAFE
+        res = FileResult(path, display)
+        try:
+            doc = read_document(path, settings)
+        except DecodeError as exc:
+            res.diagnostics, res.error = [engine_diagnostic(IO_ERROR, str(exc))], str(exc)
+            return _at_start(res)
+        except OSError as exc:
+            msg = f"cannot read file: {exc.strerror or exc}"
+            res.diagnostics, res.error = [engine_diagnostic(IO_ERROR, msg)], msg
+            return _at_start(res)
+        raw = doc.raw  # type: ignore[attr-defined]
+        key = None
+        cached = None
+        if self.cache is not None:
+            key = self.cache.key(raw, self._fingerprint(rules))
+            cached = self.cache.get(key)
+        if self.opts.keep_text:
+            res.text = doc.text
+        unfixable = frozenset(r.code for r in rules if any(
+            s == r.name or r.code.startswith(s.upper()) for s in settings.unfixable))
+        if mode == "check" or (cached is not None and not any(
+                d.fix is not None and d.fix.applicability >= threshold and d.code not in unfixable for d in cached)):
+            res.diagnostics = cached if cached is not None else check_document(doc, rules)
+            if cached is None and key is not None:
+                self.cache.put(key, res.diagnostics)
+            return res
+        out = fix_document(doc, rules, threshold, unfixable)
+        res.diagnostics = out.problems + out.diagnostics
+        res.applied = out.applied
+        if self.opts.keep_text:
+            res.text = out.text
+        if out.text == doc.text:
+            if key is not None and not out.problems:
+                self.cache.put(key, out.diagnostics)
+            return res
+        new = encode(out.text, doc.bom)
+        res.changed = True
+        res.bytes_removed = len(raw) - len(new)
+        if mode == "diff":
+            res.diff = unified_diff(display, doc.text, out.text)
+            return res
+        try:
+            write_atomic(path, new, raw)
+        except OSError as exc:
+            msg = f"cannot write fixes: {exc.strerror or exc}"
+            res.diagnostics = [engine_diagnostic(IO_ERROR, msg)] + check_document(doc, rules)
+            res.applied, res.changed, res.error, res.bytes_removed = [], False, msg, 0
+            if self.opts.keep_text:
+                res.text = doc.text
+            return _at_start(res)
+        if self.cache is not None and not out.problems:
+            self.cache.put(self.cache.key(new, self._fingerprint(rules)), out.diagnostics)
+        return res
+
+
+def _at_start(res: FileResult) -> FileResult:
+    from dataclasses import replace
+
+    res.diagnostics = [replace(d, line=d.line or 1, column=d.column or 1, end_line=d.end_line or 1,
+                               end_column=d.end_column or 1) for d in res.diagnostics]
+    return res
+
+
+_WORKER: Worker | None = None
+
+
+def _init(opts: RunOptions) -> None:
+    global _WORKER
+    _WORKER = Worker(opts)
+
+
+def _task(item: tuple[str, str]) -> FileResult:
+    return _WORKER.process(Path(item[0]), item[1])  # type: ignore[union-attr]
+
+
+def job_count(requested: int, n_files: int) -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    jobs = requested or cores
+    if n_files < SERIAL_BELOW:
+        return 1
+    return max(1, min(jobs, n_files))
+
+
+def run(items: Iterable[tuple[Path, str]], opts: RunOptions) -> Iterator[FileResult]:
+    """Process (path, display) pairs; yields results in the given order."""
+    items = list(items)
+    jobs = job_count(opts.jobs, len(items))
+    worker_cache = None
+    if jobs == 1:
+        worker = Worker(opts)
+        worker_cache = worker.cache
+        for path, display in items:
+            yield worker.process(path, display)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
+        chunk = max(1, min(64, len(items) // (jobs * 8)))
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init, initargs=(opts,)) as pool:
+            try:
+                yield from pool.map(_task, [(str(p), d) for p, d in items], chunksize=chunk)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+    if opts.use_cache:
+        cache = worker_cache or ResultCache(opts.cache_dir or Path.cwd() / CACHE_DIR_NAME)
+        cache.prune()
