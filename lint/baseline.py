@@ -1,0 +1,93 @@
+"""Baselines: adopt tidymark on a big vault without fixing everything first.
+
+``tidymark check --write-baseline FILE`` records today's problems; ``--baseline FILE``
+then reports only problems that are not in it.  A problem is matched by *content*, not
+by line: (file path, rule code, the flagged text with whitespace collapsed).  Editing
+text above a known problem therefore does not resurrect it, while a second copy of the
+same problem in the same file is new (counts are compared).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+FORMAT = 1
+
+
+class BaselineError(Exception):
+    pass
+
+
+def fingerprint(code: str, flagged: str, message: str) -> str:
+    basis = " ".join(flagged.split()) if flagged.strip() else message
+    return hashlib.sha256(f"{code}\0{basis}".encode()).hexdigest()[:20]
+
+
+def _key_path(path: Path, base: Path) -> str:
+    try:
+        return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+def keys_for(result, base: Path) -> list[tuple[str, str, str]]:
+    """(path, code, fingerprint) of every diagnostic of a file result."""
+    text = result.text or ""
+    p = _key_path(result.path, base)
+    return [(p, d.code, fingerprint(d.code, text[d.span.start:d.span.end], d.message)) for d in result.diagnostics]
+
+
+class Baseline:
+    def __init__(self, path: Path, counts: Counter | None = None):
+        self.path = path
+        self.base = path.resolve().parent
+        self.counts: Counter = counts or Counter()
+
+    @classmethod
+    def load(cls, path: Path) -> "Baseline":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise BaselineError(f"{path}: baseline file not found (create it with --write-baseline)") from None
+        except (OSError, ValueError) as exc:
+            raise BaselineError(f"{path}: cannot read baseline: {exc}") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("problems"), list):
+            raise BaselineError(f"{path}: not a tidymark baseline (format {FORMAT})")
+        counts: Counter = Counter()
+        for item in data["problems"]:
+            try:
+                counts[(item["path"], item["code"], item["fingerprint"])] += int(item.get("count", 1))
+            except (KeyError, TypeError, ValueError):
+                raise BaselineError(f"{path}: malformed entry {item!r}") from None
+        return cls(path, counts)
+
+    def filter(self, result) -> int:
+        """Drop the diagnostics of ``result`` recorded in the baseline; returns how many."""
+        keys = keys_for(result, self.base)
+        left = Counter(self.counts)
+        kept = []
+        dropped = 0
+        for d, k in zip(result.diagnostics, keys):
+            if left[k] > 0 and not d.code.startswith("TM00"):
+                left[k] -= 1
+                dropped += 1
+            else:
+                kept.append(d)
+        result.diagnostics = kept
+        return dropped
+
+    def record(self, result) -> None:
+        for k in keys_for(result, self.base):
+            self.counts[k] += 1
+
+    def write(self) -> None:
+        problems = [{"path": p, "code": c, "fingerprint": f, "count": n}
+                    for (p, c, f), n in sorted(self.counts.items())]
+        data = {"format": FORMAT, "tool": "tidymark", "problems": problems}
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path)
