@@ -177,6 +177,17 @@ class FixOutcome:
     passes: int = 0
     problems: list[Diagnostic] = field(default_factory=list)  # discarded / non-convergence reports
     pass_edits: list[list[Edit]] = field(default_factory=list)  # the edits of each applied pass
+    applied_pass: list[int] = field(default_factory=list)  # the pass of each applied fix
+
+    def to_original(self, span: Span, pass_index: int) -> Span:
+        for earlier in reversed(self.pass_edits[:pass_index]):
+            span = map_back(span, earlier)
+        return span
+
+    def applied_in_original(self) -> list[tuple[Diagnostic, list[Span]]]:
+        """Each applied fix with its edit spans in the original text."""
+        return [(d, [self.to_original(e.span, k) for e in d.fix.edits])
+                for d, k in zip(self.applied, self.applied_pass)]
 
     def original_spans(self) -> list[Span]:
         """Every applied edit mapped back to a span of the original text."""
@@ -205,10 +216,11 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
     fm_ok_before = fm0 is not None and fm0.closed and fm0.error is None
     history = {current.text}
     pass_edits: list[list[Edit]] = []
+    applied_pass: list[int] = []
     for n in range(1, max_passes + 1):
         chosen = [d for d in select_fixes(diags, threshold) if d.code not in unfixable]
         if not chosen:
-            return FixOutcome(current.text, diags, applied, n - 1, pass_edits=pass_edits)
+            return FixOutcome(current.text, diags, applied, n - 1, pass_edits=pass_edits, applied_pass=applied_pass)
         edits = [e for d in chosen for e in d.fix.edits]
         text = apply_edits(current.text, edits)
         nxt = Document(text, original.path, bom=original.bom, newline=original.newline)
@@ -224,6 +236,7 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
         if text in history:  # the fixes undo each other
             return _not_converged(original, rules, chosen, n)
         history.add(text)
+        applied_pass.extend([len(pass_edits)] * len(chosen))
         pass_edits.append(sorted(edits))
         applied.extend(chosen)
         current = nxt
@@ -231,7 +244,8 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
     pending = [d for d in select_fixes(diags, threshold) if d.code not in unfixable]
     if pending:
         return _not_converged(original, rules, pending, max_passes)
-    return FixOutcome(current.text, diags, applied, max_passes, pass_edits=pass_edits)
+    return FixOutcome(current.text, diags, applied, max_passes, pass_edits=pass_edits,
+                      applied_pass=applied_pass)
 
 
 def map_back(span: Span, edits: list[Edit]) -> Span:
