@@ -1,14 +1,18 @@
-"""The ``tidymark`` command line: check, fix, rules, rule."""
+"""The ``tidymark`` command line: check, fix, rules, rule, config."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import time
+from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR = 0, 1, 2
+OUTPUT_FORMATS = ("text", "concise", "json", "sarif", "github", "junit", "gitlab")
+PROGRESS_MIN_FILES = 40
 
 
 def _csv(value: str) -> list[str]:
@@ -17,17 +21,37 @@ def _csv(value: str) -> list[str]:
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: .)")
-    p.add_argument("--select", type=_csv, metavar="CODES", help="rules to run (prefixes, codes or names; replaces config)")
-    p.add_argument("--ignore", type=_csv, metavar="CODES", help="rules to skip (added to config)")
-    p.add_argument("--extend-select", type=_csv, metavar="CODES", help="rules to run in addition")
+    sel = p.add_argument_group("rule selection")
+    sel.add_argument("--select", type=_csv, metavar="CODES", help="rules to run (prefixes, codes or names; replaces config)")
+    sel.add_argument("--ignore", type=_csv, metavar="CODES", help="rules to skip (added to config)")
+    sel.add_argument("--extend-select", type=_csv, metavar="CODES", help="rules to run in addition")
     p.add_argument("--config", type=Path, metavar="FILE", help="use this configuration file for every path")
-    p.add_argument("--output-format", choices=("text", "json"), default="text")
-    p.add_argument("--unsafe-fixes", action="store_true", default=None, help="also apply/offer unsafe fixes")
-    p.add_argument("--no-unsafe-fixes", dest="unsafe_fixes", action="store_false")
-    p.add_argument("--exit-zero", action="store_true", help="exit 0 even when problems remain")
+    out = p.add_argument_group("output")
+    out.add_argument("--output-format", choices=OUTPUT_FORMATS, default=None,
+                     help="text (default), concise, json, sarif, github, junit or gitlab")
+    out.add_argument("--statistics", action="store_true", help="print a count of problems per rule")
+    out.add_argument("--report", type=Path, metavar="FILE.html", help="also write a self-contained HTML report")
+    out.add_argument("-q", "--quiet", action="store_true", help="print diagnostics only, no summary")
+    out.add_argument("--progress", dest="progress", action="store_true", default=None,
+                     help="show a progress bar (default: on a terminal, for large runs)")
+    out.add_argument("--no-progress", dest="progress", action="store_false")
+    fixes = p.add_argument_group("fixes")
+    fixes.add_argument("--unsafe-fixes", action="store_true", default=None, help="also apply/offer unsafe fixes")
+    fixes.add_argument("--no-unsafe-fixes", dest="unsafe_fixes", action="store_false")
+    ex = p.add_argument_group("exit code")
+    ex.add_argument("--exit-zero", action="store_true", help="exit 0 even when problems remain")
+    ex.add_argument("--exit-non-zero-on-fix", action="store_true", help="exit 1 when files were fixed")
+    ex.add_argument("--fail-on", choices=("info", "warning", "error"), default=None,
+                    help="lowest severity that makes the exit code 1 (default: info, i.e. any problem)")
+    base = p.add_argument_group("baseline")
+    base.add_argument("--baseline", type=Path, metavar="FILE", help="report only problems not in this baseline")
+    base.add_argument("--write-baseline", type=Path, metavar="FILE", help="record the current problems as a baseline")
+    perf = p.add_argument_group("performance")
+    perf.add_argument("--no-cache", dest="use_cache", action="store_false", default=True, help="do not read or write the result cache")
+    perf.add_argument("--cache-dir", type=Path, metavar="DIR", help="result cache folder (default: ./.tidymark_cache)")
+    perf.add_argument("-j", "--jobs", type=int, default=0, metavar="N", help="worker processes (default: one per core)")
     p.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false", default=None,
                    help="also check files ignored by .gitignore")
-    p.add_argument("-q", "--quiet", action="store_true", help="print diagnostics only, no summary")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,10 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("fix", help="fix problems in place (safe fixes only unless --unsafe-fixes)")
     _add_common(f)
     f.add_argument("--diff", action="store_true", help="print a unified diff of the fixes and write nothing")
+    f.add_argument("--show-fixes", action="store_true", help="list the fixes applied to each file")
     r = sub.add_parser("rules", help="list every rule")
     r.add_argument("--format", choices=("table", "md", "json"), default="table")
     one = sub.add_parser("rule", help="show a rule's documentation")
     one.add_argument("code", help="rule code or name, e.g. FM002 or block-scalar-single-line")
+    cf = sub.add_parser("config", help="show the resolved configuration for a path and where it came from")
+    cf.add_argument("path", nargs="?", type=Path, default=Path("."))
+    cf.add_argument("--config", type=Path, metavar="FILE")
     return ap
 
 
@@ -64,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_rules(args.format)
         if args.command == "rule":
             return cmd_rule(args.code)
+        if args.command == "config":
+            return cmd_config(args)
         return cmd_run(args)
     except KeyboardInterrupt:
         _err("interrupted")
@@ -104,15 +134,65 @@ def cmd_rule(code: str) -> int:
     return EXIT_OK
 
 
-def cmd_run(args) -> int:
+def cmd_config(args) -> int:
+    import dataclasses
+    import json
+
     from tidymark.config import ConfigError, ConfigResolver
-    from tidymark.diagnostics import Applicability
+    from tidymark.runner import RuleBook
+
+    try:
+        resolver = ConfigResolver(args.config)
+        settings = resolver.for_path(args.path if args.path.exists() else Path("."))
+        rules = RuleBook().rules_for(settings)
+    except ConfigError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    data = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(settings).items()}
+    data["source"] = settings.describe()
+    data["root"] = str(settings.root)
+    data["per_file_ignores"] = {p: list(c) for p, c in settings.per_file_ignores}
+    data["rules_selected"] = [r.code for r in rules]
+    sys.stdout.write(f"# configuration for {args.path} from {settings.describe()}\n")
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    return EXIT_OK
+
+
+class _Progress:
+    """A progress bar on stderr, only on a terminal and for large runs (tqdm)."""
+
+    def __init__(self, total: int, wanted: bool | None):
+        self.bar = None
+        show = wanted if wanted is not None else (sys.stderr.isatty() and total >= PROGRESS_MIN_FILES)
+        if show and total:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                return
+            self.bar = tqdm(total=total, unit="file", file=sys.stderr, leave=False, dynamic_ncols=True)
+
+    def update(self) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def cmd_run(args) -> int:
+    from tidymark.baseline import Baseline, BaselineError
+    from tidymark.config import ConfigError, ConfigResolver
+    from tidymark.diagnostics import Applicability, Severity
     from tidymark.engine import INTERNAL_ERROR
     from tidymark.files import Walker
+    from tidymark.formats import FORMATS, NEEDS_TEXT
     from tidymark.output import REPORTERS, stream_is_tty
+    from tidymark.pipeline import RunOptions, run
     from tidymark.registry import RegistryError
-    from tidymark.runner import RuleBook, process_file
+    from tidymark.runner import FileResult, RuleBook
 
+    started = time.perf_counter()
     mode = "check" if args.command == "check" else ("diff" if getattr(args, "diff", False) else "fix")
     cli = {"select": tuple(args.select) if args.select is not None else None,
            "ignore": tuple(args.ignore) if args.ignore else None,
@@ -122,70 +202,191 @@ def cmd_run(args) -> int:
         resolver = ConfigResolver(args.config, cli)
         book = RuleBook()
         paths = args.paths or [Path(".")]
-        walker = Walker(resolver.for_dir)
-        targets = list(walker.walk(paths))
-    except (ConfigError, RegistryError) as exc:
+        top = resolver.for_dir(Path("."))
+        book.rules_for(top)  # validates the configuration before any file is touched
+        targets = list(Walker(resolver.for_dir).walk(paths))
+        baseline = Baseline.load(args.baseline) if args.baseline else None
+    except (ConfigError, RegistryError, BaselineError) as exc:
         _err(str(exc))
         return EXIT_ERROR
 
-    reporter_cls = REPORTERS[args.output_format]
-    quiet = args.quiet
+    fmt = args.output_format or top.output_format or "text"
+    fail_on = Severity.parse(args.fail_on or top.fail_on)
+    threshold = Applicability.UNSAFE if top.unsafe_fixes else Applicability.SAFE
+    reporter_cls = REPORTERS.get(fmt) or FORMATS[fmt]
+    reporter = reporter_cls(sys.stdout, threshold, color=stream_is_tty() and fmt == "text")
+    writer = Baseline(args.write_baseline) if args.write_baseline else None
+    keep_text = fmt in NEEDS_TEXT or baseline is not None or writer is not None or args.report is not None
+    cache_dir = args.cache_dir or top.cache_dir
+    opts = RunOptions(mode=mode, config=args.config, cli=cli, jobs=args.jobs, cache_dir=cache_dir,
+                      use_cache=args.use_cache, keep_text=keep_text, report=args.report is not None)
     cwd = Path.cwd()
-    summary = {"mode": mode, "files": 0, "changed_files": 0, "fixed": 0, "remaining": 0,
-               "fixable": 0, "unsafe_fixable": 0, "internal_errors": 0}
-    reporter = None
+    items: list[tuple[Path, str]] = []
+    results_pre: dict[int, FileResult] = {}
+    from dataclasses import replace as _replace
+
+    from tidymark.engine import IO_ERROR, engine_diagnostic
+
     for path, problem in targets:
         try:
             display = os.path.relpath(path, cwd) if path.is_absolute() else str(path)
         except ValueError:
             display = str(path)
+        if problem is not None:
+            diag = _replace(engine_diagnostic(IO_ERROR, problem), line=1, column=1, end_line=1, end_column=1)
+            results_pre[len(items)] = FileResult(path, display, [diag], error=problem)
+        items.append((path, display))
+
+    summary = {"mode": mode, "files": 0, "changed_files": 0, "fixed": 0, "remaining": 0, "fixable": 0,
+               "unsafe_fixable": 0, "internal_errors": 0, "failing": 0, "bytes_removed": 0,
+               "baselined": 0, "fixed_per_rule": Counter(), "remaining_per_rule": Counter(),
+               "fixable_per_rule": Counter()}
+    fixed_lines: list[str] = []
+    report_files: list[dict] = []
+    progress = _Progress(len(items), args.progress)
+    try:
+        stream = run([it for i, it in enumerate(items) if i not in results_pre], opts)
+        for i in range(len(items)):
+            result = results_pre[i] if i in results_pre else next(stream)
+            progress.update()
+            settings = resolver.for_path(result.path)
+            if settings.severity:
+                result.diagnostics = [_with_severity(d, settings.severity) for d in result.diagnostics]
+            if writer is not None:
+                writer.record(result)
+            if baseline is not None:
+                summary["baselined"] += baseline.filter(result)
+            _tally(summary, result, threshold, fail_on)
+            if args.report is not None:
+                from tidymark.report import file_entry
+
+                report_files.append(file_entry(result, mode))
+            if getattr(args, "show_fixes", False) and result.applied:
+                per = Counter(f"{d.code} ({d.name})" for d in result.applied)
+                fixed_lines.append(f"{result.display}:\n" + "".join(f"    {n} × {k}\n" for k, n in sorted(per.items())))
+            if result.diff:
+                sys.stdout.write(_color_diff(result.diff) if stream_is_tty() and fmt == "text" else result.diff)
+            if mode != "diff" or fmt != "text":
+                reporter.file(result)
+    except (ConfigError, RegistryError) as exc:
+        progress.close()
+        _err(str(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        progress.close()
+        _err(f"interrupted after {summary['files']} of {len(items)} files "
+             f"({summary['changed_files']} changed; every file is either unchanged or completely fixed)")
+        return 130
+    progress.close()
+    summary["seconds"] = time.perf_counter() - started
+
+    if writer is not None:
         try:
-            settings = resolver.for_path(path)
-            threshold = Applicability.UNSAFE if settings.unsafe_fixes else Applicability.SAFE
-            if reporter is None:
-                reporter = reporter_cls(sys.stdout, threshold, color=stream_is_tty() and args.output_format == "text")
-            if problem is not None:
-                from dataclasses import replace
-
-                from tidymark.engine import IO_ERROR, engine_diagnostic
-                from tidymark.runner import FileResult
-
-                diag = replace(engine_diagnostic(IO_ERROR, problem), line=1, column=1, end_line=1, end_column=1)
-                result = FileResult(path, display, [diag], error=problem)
-            else:
-                rules = book.rules_for_file(settings, path)
-                result = process_file(path, display, settings, rules, mode, threshold)
-        except ConfigError as exc:
-            _err(str(exc))
+            writer.write()
+        except OSError as exc:
+            _err(f"cannot write baseline {args.write_baseline}: {exc}")
             return EXIT_ERROR
-        summary["files"] += 1
-        if result.changed:
-            summary["changed_files"] += 1
-            summary["fixed"] += len(result.applied)
-        if result.diff:
-            sys.stdout.write(result.diff)
-        for d in result.diagnostics:
-            summary["remaining"] += 1
-            if d.code == INTERNAL_ERROR[0]:
-                summary["internal_errors"] += 1
-            if d.fix is not None:
-                if d.fix.applicability >= threshold:
-                    summary["fixable"] += 1
-                elif d.fix.applicability >= Applicability.UNSAFE:
-                    summary["unsafe_fixable"] += 1
-        if mode != "diff" or args.output_format != "text":
-            reporter.file(result)
-    if reporter is None:
-        reporter = reporter_cls(sys.stdout, Applicability.SAFE)
-    if args.output_format != "text" or not quiet:
-        if args.output_format == "text" and mode == "diff":
-            # the diff is the output; the summary goes to stderr
-            reporter.out = sys.stderr
+    if fmt == "text":
+        if mode == "diff":
+            reporter.out = sys.stderr  # the diff is the output; the summary goes to stderr
+        if not args.quiet:
+            reporter.finish(summary)
+            if fixed_lines:
+                reporter.out.write("Fixes applied:\n" + "".join(fixed_lines))
+            if mode == "fix" and summary["changed_files"]:
+                reporter.out.write(_closing(summary))
+    else:
         reporter.finish(summary)
+    if args.statistics:
+        (sys.stdout if fmt in ("text", "concise") else sys.stderr).write(_statistics(summary))
+    if args.write_baseline is not None and not args.quiet:
+        sys.stderr.write(f"Baseline with {sum(writer.counts.values())} problems written to {args.write_baseline}\n")
+    if args.report is not None:
+        from tidymark.report import build_html
+
+        try:
+            args.report.write_text(build_html(report_files, summary), encoding="utf-8")
+        except OSError as exc:
+            _err(f"cannot write report {args.report}: {exc}")
+            return EXIT_ERROR
     if summary["internal_errors"]:
         return EXIT_ERROR
     if args.exit_zero:
         return EXIT_OK
-    if mode == "diff":
-        return EXIT_PROBLEMS if summary["changed_files"] or summary["remaining"] else EXIT_OK
-    return EXIT_PROBLEMS if summary["remaining"] else EXIT_OK
+    if args.exit_non_zero_on_fix and mode == "fix" and summary["changed_files"]:
+        return EXIT_PROBLEMS
+    if mode == "diff" and summary["changed_files"]:
+        return EXIT_PROBLEMS
+    return EXIT_PROBLEMS if summary["failing"] else EXIT_OK
+
+
+def _with_severity(d, overrides: dict):
+    from dataclasses import replace
+
+    from tidymark.diagnostics import Severity
+    from tidymark.registry import _PREFIX
+
+    best = None
+    for sel, level in overrides.items():
+        if sel == d.name or (_PREFIX.fullmatch(sel) and d.code.startswith(sel.upper())):
+            spec = 100 if sel == d.name else len(sel)
+            if best is None or spec > best[0]:
+                best = (spec, level)
+    return replace(d, severity=Severity.parse(best[1])) if best else d
+
+
+def _tally(summary: dict, result, threshold, fail_on) -> None:
+    from tidymark.diagnostics import Applicability
+    from tidymark.engine import INTERNAL_ERROR
+
+    summary["files"] += 1
+    if result.changed:
+        summary["changed_files"] += 1
+        summary["fixed"] += len(result.applied)
+        summary["bytes_removed"] += result.bytes_removed
+        summary["fixed_per_rule"].update(d.code for d in result.applied)
+    for d in result.diagnostics:
+        summary["remaining"] += 1
+        summary["remaining_per_rule"][(d.code, d.name)] += 1
+        if d.code == INTERNAL_ERROR[0]:
+            summary["internal_errors"] += 1
+        if d.severity >= fail_on:
+            summary["failing"] += 1
+        if d.fix is not None:
+            if d.fix.applicability >= threshold:
+                summary["fixable"] += 1
+                summary["fixable_per_rule"][d.code] += 1
+            elif d.fix.applicability >= Applicability.UNSAFE:
+                summary["unsafe_fixable"] += 1
+
+
+def _statistics(summary: dict) -> str:
+    rows = sorted(summary["remaining_per_rule"].items(), key=lambda kv: (-kv[1], kv[0]))
+    lines = []
+    for (code, name), n in rows:
+        fixable = summary["fixable_per_rule"].get(code, 0)
+        mark = "[*]" if fixable == n else (f"[{fixable}]" if fixable else "   ")
+        lines.append(f"{n:>6}  {code:<6} {mark} {name}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _closing(s: dict) -> str:
+    per = ", ".join(f"{c} {n}" for c, n in sorted(s["fixed_per_rule"].items()))
+    return (f"Scanned {s['files']} files in {s['seconds']:.1f}s: changed {s['changed_files']}, "
+            f"fixed {s['fixed']} ({per}), {s['remaining']} left, {s['bytes_removed']:,} bytes removed.\n")
+
+
+def _color_diff(diff: str) -> str:
+    out = []
+    for line in diff.splitlines(keepends=True):
+        if line.startswith(("+++", "---")):
+            out.append(f"\x1b[1m{line.rstrip(chr(10))}\x1b[0m\n")
+        elif line.startswith("+"):
+            out.append(f"\x1b[32m{line.rstrip(chr(10))}\x1b[0m\n")
+        elif line.startswith("-"):
+            out.append(f"\x1b[31m{line.rstrip(chr(10))}\x1b[0m\n")
+        elif line.startswith("@@"):
+            out.append(f"\x1b[36m{line.rstrip(chr(10))}\x1b[0m\n")
+        else:
+            out.append(line)
+    return "".join(out)

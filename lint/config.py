@@ -41,6 +41,10 @@ class Settings:
     respect_gitignore: bool = True
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    severity: dict[str, str] = field(default_factory=dict)
+    fail_on: str = "info"
+    output_format: str | None = None
+    cache_dir: Path | None = None
 
     def describe(self) -> str:
         return str(self.source) if self.source else "defaults (no configuration file found)"
@@ -78,6 +82,36 @@ def _rules(value: Any, where: str, key: str):
     return {str(k): dict(v) for k, v in value.items()}
 
 
+def _severity(value: Any, where: str, key: str):
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: `{key}` must be a table of rule code, prefix or name -> error|warning|info")
+    out = {}
+    for k, v in value.items():
+        if not isinstance(v, str) or v.strip().lower() not in ("error", "warning", "info"):
+            raise ConfigError(f"{where}: `{key}.{k}` must be error, warning or info, got {v!r}")
+        out[str(k)] = v.strip().lower()
+    return out
+
+
+def _level(value: Any, where: str, key: str) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in ("error", "warning", "info"):
+        raise ConfigError(f"{where}: `{key}` must be error, warning or info, got {value!r}")
+    return value.strip().lower()
+
+
+def _format(value: Any, where: str, key: str) -> str:
+    allowed = ("text", "concise", "json", "sarif", "github", "junit", "gitlab")
+    if value not in allowed:
+        raise ConfigError(f"{where}: `{key}` must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _path(value: Any, where: str, key: str) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: `{key}` must be a path string, got {value!r}")
+    return Path(value)
+
+
 KEYS = {
     "select": ("select", lambda v, w, k: _strs(v, w, k)),
     "ignore": ("ignore", _strs),
@@ -90,6 +124,10 @@ KEYS = {
     "respect-gitignore": ("respect_gitignore", _bool),
     "max-file-size": ("max_file_size", _int),
     "rules": ("rules", _rules),
+    "severity": ("severity", _severity),
+    "fail-on": ("fail_on", _level),
+    "output-format": ("output_format", _format),
+    "cache-dir": ("cache_dir", _path),
 }
 
 
@@ -152,6 +190,8 @@ def apply_table(base: Settings, table: dict, where: str) -> Settings:
             raise ConfigError(f"{where}: unknown key `{key}`{hint}; expected one of: {', '.join(sorted(KEYS))}")
         attr, conv = KEYS[key]
         updates[attr] = conv(value, where, key)
+    if "cache_dir" in updates and not updates["cache_dir"].is_absolute():
+        updates["cache_dir"] = base.root / updates["cache_dir"]
     return replace(base, **updates)
 
 

@@ -32,6 +32,7 @@ class RunOptions:
     cache_dir: Path | None = None       # None = <cwd>/.tidymark_cache
     use_cache: bool = True
     keep_text: bool = False             # results carry the text (for edit positions in reports)
+    report: bool = False                # results carry the removed blocks (HTML report)
 
 
 class Worker:
@@ -81,8 +82,17 @@ class Worker:
             res.diagnostics = cached if cached is not None else check_document(doc, rules)
             if cached is None and key is not None:
                 self.cache.put(key, res.diagnostics)
+            if self.opts.report:
+                from tidymark.report import removals
+
+                res.removals = removals(doc.text, [(d, [e.span for e in d.fix.edits])
+                                                   for d in res.diagnostics if d.fix is not None], threshold)
             return res
         out = fix_document(doc, rules, threshold, unfixable)
+        if self.opts.report:
+            from tidymark.report import removals
+
+            res.removals = removals(doc.text, out.applied_in_original(), Applicability.DISPLAY_ONLY)
         res.diagnostics = out.problems + out.diagnostics
         res.applied = out.applied
         if self.opts.keep_text:

@@ -39,6 +39,7 @@ class FileResult:
     error: str | None = None       # the file could not be processed at all
     text: str | None = None        # the text the diagnostics' positions refer to
     bytes_removed: int = 0         # bytes the fixes took out of the file
+    removals: list = field(default_factory=list)  # removed blocks with context (HTML report)
 
 
 class RuleBook:
