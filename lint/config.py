@@ -45,6 +45,7 @@ class Settings:
     fail_on: str = "info"
     output_format: str | None = None
     cache_dir: Path | None = None
+    max_removal: float = 0.30
 
     def describe(self) -> str:
         return str(self.source) if self.source else "defaults (no configuration file found)"
@@ -106,6 +107,12 @@ def _format(value: Any, where: str, key: str) -> str:
     return value
 
 
+def _fraction(value: Any, where: str, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ConfigError(f"{where}: `{key}` must be a number from 0 to 1 (a share of the body), got {value!r}")
+    return float(value)
+
+
 def _path(value: Any, where: str, key: str) -> Path:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: `{key}` must be a path string, got {value!r}")
@@ -128,6 +135,7 @@ KEYS = {
     "fail-on": ("fail_on", _level),
     "output-format": ("output_format", _format),
     "cache-dir": ("cache_dir", _path),
+    "max-removal": ("max_removal", _fraction),
 }
 
 

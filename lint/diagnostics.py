@@ -93,12 +93,6 @@ class Fix:
     def span(self) -> Span:
         return Span(min(e.span.start for e in self.edits), max(e.span.end for e in self.edits))
 
-    def removed_chars(self, text: str) -> int:
-        """Non-whitespace characters this fix takes out of ``text`` (net of what it inserts)."""
-        gone = sum(len("".join(text[e.span.start:e.span.end].split())) for e in self.edits)
-        added = sum(len("".join(e.text.split())) for e in self.edits)
-        return max(0, gone - added)
-
 
 @dataclass(frozen=True, slots=True)
 class Diagnostic:

@@ -8,10 +8,11 @@ fix:    check, apply every non-overlapping fix at or above the applicability thr
 
 from __future__ import annotations
 
+import re
 import traceback
 from dataclasses import dataclass, field, replace
 
-from tidymark.diagnostics import Applicability, Diagnostic, Edit, Fix, Severity
+from tidymark.diagnostics import Applicability, Diagnostic, Edit, Fix, FixKind, Severity
 from tidymark.document import Document
 from tidymark.rule import FixAvailability, Rule
 from tidymark.source import Span
@@ -205,9 +206,43 @@ class FixOutcome:
         return bool(self.applied)
 
 
+@dataclass(frozen=True)
+class Guard:
+    """The content-loss guard of a fix run.
+
+    ``max_removal``: the share of the body's visible non-whitespace characters (link
+    targets, bare URLs and HTML tags are not text a reader sees) that removal fixes may
+    take out of one file, once they remove more than ``min_chars``; beyond it nothing is
+    applied.
+    ``verify``: re-parse the result and require every block the fixes did not touch to
+    come out unchanged, in order.
+    """
+
+    max_removal: float = 0.30
+    min_chars: int = 200
+    verify: bool = True
+
+
+_REMOVALS = (FixKind.REMOVE_CONTENT, FixKind.REMOVE_SCAFFOLDING)
+
+
+_NOT_PROSE = re.compile(r"(?<=\])\([^)\s]*(?:\s+\"[^\"]*\")?\)|<[^>\n]{1,500}>|https?://\S+|\s+")
+
+
+def visible_chars(text: str) -> int:
+    """Non-whitespace characters a reader sees: link targets, URLs and HTML tags do not count."""
+    return len(_NOT_PROSE.sub("", text))
+
+
 def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Applicability.SAFE,
-                 unfixable: frozenset[str] = frozenset(), max_passes: int = MAX_PASSES) -> FixOutcome:
-    """Apply fixes until the text stops changing; never returns a text that lost its front matter."""
+                 unfixable: frozenset[str] = frozenset(), max_passes: int = MAX_PASSES,
+                 guard: Guard | None = Guard()) -> FixOutcome:
+    """Apply fixes until the text stops changing.
+
+    Never returns a text whose front matter no longer parses, that lost more than the
+    deletion budget, or whose untouched blocks changed structure: in those cases nothing
+    is applied and the outcome carries a diagnostic saying why.
+    """
     original = doc
     current = doc
     applied: list[Diagnostic] = []
@@ -217,10 +252,13 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
     history = {current.text}
     pass_edits: list[list[Edit]] = []
     applied_pass: list[int] = []
+    removed = 0
+    outcome = None
     for n in range(1, max_passes + 1):
         chosen = [d for d in select_fixes(diags, threshold) if d.code not in unfixable]
         if not chosen:
-            return FixOutcome(current.text, diags, applied, n - 1, pass_edits=pass_edits, applied_pass=applied_pass)
+            outcome = FixOutcome(current.text, diags, applied, n - 1, pass_edits=pass_edits, applied_pass=applied_pass)
+            break
         edits = [e for d in chosen for e in d.fix.edits]
         text = apply_edits(current.text, edits)
         nxt = Document(text, original.path, bom=original.bom, newline=original.newline)
@@ -229,23 +267,79 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
             if fm is None or not fm.closed or fm.error is not None:
                 codes = ", ".join(sorted({d.code for d in chosen}))
                 why = fm.error.message if fm is not None and fm.error is not None else "front matter disappeared"
-                problem = engine_diagnostic(
-                    FIX_DISCARDED, f"fixes by {codes} would break the front matter ({why}); no fix was applied to this file")
-                return FixOutcome(original.text, check_document(original, rules), [], n,
-                                  [_locate(original, problem)])
+                return _discard(original, rules, n, FIX_DISCARDED,
+                                f"fixes by {codes} would break the front matter ({why}); no fix was applied to this file")
         if text in history:  # the fixes undo each other
             return _not_converged(original, rules, chosen, n)
         history.add(text)
+        removed += sum(visible_chars("".join(current.text[e.span.start:e.span.end] for e in d.fix.edits))
+                       - visible_chars("".join(e.text for e in d.fix.edits))
+                       for d in chosen if d.fix.kind in _REMOVALS)
         applied_pass.extend([len(pass_edits)] * len(chosen))
         pass_edits.append(sorted(edits))
         applied.extend(chosen)
         current = nxt
         diags = check_document(current, rules)
-    pending = [d for d in select_fixes(diags, threshold) if d.code not in unfixable]
-    if pending:
-        return _not_converged(original, rules, pending, max_passes)
-    return FixOutcome(current.text, diags, applied, max_passes, pass_edits=pass_edits,
-                      applied_pass=applied_pass)
+    if outcome is None:
+        pending = [d for d in select_fixes(diags, threshold) if d.code not in unfixable]
+        if pending:
+            return _not_converged(original, rules, pending, max_passes)
+        outcome = FixOutcome(current.text, diags, applied, max_passes, pass_edits=pass_edits,
+                             applied_pass=applied_pass)
+    if guard is None or not outcome.applied:
+        return outcome
+    body = visible_chars(original.body)
+    if removed > guard.min_chars and removed > guard.max_removal * body:
+        codes = ", ".join(sorted({d.code for d in outcome.applied if d.fix.kind in _REMOVALS}))
+        share = removed / body if body else 1.0
+        return _discard(original, rules, outcome.passes, FIX_DISCARDED,
+                        f"fixes by {codes} would remove {share:.0%} of the body's text ({removed:,} of {body:,} "
+                        f"characters), over the {guard.max_removal:.0%} budget (`max-removal`); "
+                        f"no fix was applied to this file")
+    if guard.verify:
+        broken = _changed_blocks(original, current, outcome)
+        if broken is not None:
+            line, codes = broken
+            return _discard(original, rules, outcome.passes, INTERNAL_ERROR,
+                            f"fixes by {codes} changed the structure of untouched text at line {line}; "
+                            f"no fix was applied to this file")
+    return outcome
+
+
+def _discard(original: Document, rules: list[Rule], passes: int, kind: tuple[str, str], message: str) -> FixOutcome:
+    problem = engine_diagnostic(kind, message)
+    return FixOutcome(original.text, check_document(original, rules), [], passes, [_locate(original, problem)])
+
+
+def _changed_blocks(original: Document, final: Document, outcome: FixOutcome) -> tuple[int, str] | None:
+    """The first untouched block of ``original`` missing from ``final`` (line, rules nearby), or None."""
+    touched = sorted(s for _, spans in outcome.applied_in_original() for s in spans)
+    starts = [s.start for s in touched]
+    import bisect
+
+    def overlaps(span: Span) -> bool:
+        i = bisect.bisect_left(starts, span.end + 1)
+        return any(t.start < span.end and span.start < t.end for t in touched[max(0, i - 64):i])
+
+    def key(doc: Document, b) -> tuple[str, str]:
+        return b.kind, doc.text[b.span.start:b.span.end].strip()
+
+    final_keys = [key(final, b) for b in final.blocks]
+    j = 0
+    for b in original.blocks:
+        if overlaps(b.span):
+            continue
+        k = key(original, b)
+        while j < len(final_keys) and final_keys[j] != k:
+            j += 1
+        if j == len(final_keys):
+            line = b.line0 + 1
+            near = sorted({d.code for d, spans in outcome.applied_in_original()
+                           for s in spans if abs(original.lines.line_of(s.start) - b.line0) <= 3}
+                          or {d.code for d in outcome.applied})
+            return line, ", ".join(near)
+        j += 1
+    return None
 
 
 def map_back(span: Span, edits: list[Edit]) -> Span:
@@ -268,7 +362,5 @@ def map_back(span: Span, edits: list[Edit]) -> Span:
 
 def _not_converged(original: Document, rules: list[Rule], pending: list[Diagnostic], passes: int) -> FixOutcome:
     codes = ", ".join(sorted({d.code for d in pending}))
-    problem = engine_diagnostic(
-        FIX_DISCARDED, f"fixes did not converge after {passes} passes (rules: {codes}); "
-                       f"no fix was applied to this file")
-    return FixOutcome(original.text, check_document(original, rules), [], passes, [_locate(original, problem)])
+    return _discard(original, rules, passes, FIX_DISCARDED,
+                    f"fixes did not converge after {passes} passes (rules: {codes}); no fix was applied to this file")

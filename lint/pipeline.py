@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 from tidymark.cache import CACHE_DIR_NAME, ResultCache, rules_fingerprint
 from tidymark.config import ConfigResolver
 from tidymark.diagnostics import Applicability
-from tidymark.engine import IO_ERROR, check_document, engine_diagnostic, fix_document
+from tidymark.engine import IO_ERROR, Guard, check_document, engine_diagnostic, fix_document
 from tidymark.runner import FileResult, RuleBook, read_document, unified_diff, write_atomic
 from tidymark.source import DecodeError, encode
 
@@ -88,7 +88,7 @@ class Worker:
                 res.removals = removals(doc.text, [(d, [e.span for e in d.fix.edits])
                                                    for d in res.diagnostics if d.fix is not None], threshold)
             return res
-        out = fix_document(doc, rules, threshold, unfixable)
+        out = fix_document(doc, rules, threshold, unfixable, guard=Guard(max_removal=settings.max_removal))
         if self.opts.report:
             from tidymark.report import removals
 
