@@ -264,7 +264,7 @@ def cmd_run(args) -> int:
             if getattr(args, "show_fixes", False) and result.applied:
                 per = Counter(f"{d.code} ({d.name})" for d in result.applied)
                 fixed_lines.append(f"{result.display}:\n" + "".join(f"    {n} × {k}\n" for k, n in sorted(per.items())))
-            if result.diff:
+            if result.diff and fmt == "text":
                 sys.stdout.write(_color_diff(result.diff) if stream_is_tty() and fmt == "text" else result.diff)
             if mode != "diff" or fmt != "text":
                 reporter.file(result)

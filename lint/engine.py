@@ -214,8 +214,9 @@ class Guard:
     targets, bare URLs and HTML tags are not text a reader sees) that removal fixes may
     take out of one file, once they remove more than ``min_chars``; beyond it nothing is
     applied.
-    ``verify``: re-parse the result and require every block the fixes did not touch to
-    come out unchanged, in order.
+    ``verify``: after each pass, require every block the pass did not touch to come out
+    with the same type and text, in order (passes with a fix from a rule that declares
+    ``changes_structure``, such as unescaping an escaped body, are exempt).
     """
 
     max_removal: float = 0.30
@@ -254,6 +255,7 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
     applied_pass: list[int] = []
     removed = 0
     outcome = None
+    restructuring = {r.code for r in rules if r.changes_structure}
     for n in range(1, max_passes + 1):
         chosen = [d for d in select_fixes(diags, threshold) if d.code not in unfixable]
         if not chosen:
@@ -271,6 +273,13 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
                                 f"fixes by {codes} would break the front matter ({why}); no fix was applied to this file")
         if text in history:  # the fixes undo each other
             return _not_converged(original, rules, chosen, n)
+        if guard is not None and guard.verify and not any(d.code in restructuring for d in chosen):
+            broken = _changed_blocks(current, nxt, chosen)
+            if broken is not None:
+                line, codes = broken
+                return _discard(original, rules, n, INTERNAL_ERROR,
+                                f"fixes by {codes} changed the structure of untouched text at line {line}; "
+                                f"no fix was applied to this file")
         history.add(text)
         removed += sum(visible_chars("".join(current.text[e.span.start:e.span.end] for e in d.fix.edits))
                        - visible_chars("".join(e.text for e in d.fix.edits))
@@ -296,13 +305,6 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
                         f"fixes by {codes} would remove {share:.0%} of the body's text ({removed:,} of {body:,} "
                         f"characters), over the {guard.max_removal:.0%} budget (`max-removal`); "
                         f"no fix was applied to this file")
-    if guard.verify:
-        broken = _changed_blocks(original, current, outcome)
-        if broken is not None:
-            line, codes = broken
-            return _discard(original, rules, outcome.passes, INTERNAL_ERROR,
-                            f"fixes by {codes} changed the structure of untouched text at line {line}; "
-                            f"no fix was applied to this file")
     return outcome
 
 
@@ -311,33 +313,37 @@ def _discard(original: Document, rules: list[Rule], passes: int, kind: tuple[str
     return FixOutcome(original.text, check_document(original, rules), [], passes, [_locate(original, problem)])
 
 
-def _changed_blocks(original: Document, final: Document, outcome: FixOutcome) -> tuple[int, str] | None:
-    """The first untouched block of ``original`` missing from ``final`` (line, rules nearby), or None."""
-    touched = sorted(s for _, spans in outcome.applied_in_original() for s in spans)
-    starts = [s.start for s in touched]
+def _changed_blocks(before: Document, after: Document, applied: list[Diagnostic]) -> tuple[int, str] | None:
+    """The first block of ``before`` untouched by ``applied`` that is missing from ``after``.
+
+    Returns (its line, the codes of the fixes nearest to it) or None when every untouched
+    block comes out with the same type and text, in order.
+    """
     import bisect
 
+    touched = sorted(e.span for d in applied for e in d.fix.edits)
+    starts = [t.start for t in touched]
+
     def overlaps(span: Span) -> bool:
-        i = bisect.bisect_left(starts, span.end + 1)
+        i = bisect.bisect_left(starts, span.end)
         return any(t.start < span.end and span.start < t.end for t in touched[max(0, i - 64):i])
 
     def key(doc: Document, b) -> tuple[str, str]:
         return b.kind, doc.text[b.span.start:b.span.end].strip()
 
-    final_keys = [key(final, b) for b in final.blocks]
+    after_keys = [key(after, b) for b in after.blocks]
     j = 0
-    for b in original.blocks:
+    for b in before.blocks:
         if overlaps(b.span):
             continue
-        k = key(original, b)
-        while j < len(final_keys) and final_keys[j] != k:
+        k = key(before, b)
+        while j < len(after_keys) and after_keys[j] != k:
             j += 1
-        if j == len(final_keys):
-            line = b.line0 + 1
-            near = sorted({d.code for d, spans in outcome.applied_in_original()
-                           for s in spans if abs(original.lines.line_of(s.start) - b.line0) <= 3}
-                          or {d.code for d in outcome.applied})
-            return line, ", ".join(near)
+        if j == len(after_keys):
+            near = sorted({d.code for d in applied for e in d.fix.edits
+                           if abs(before.lines.line_of(e.span.start) - b.line0) <= 3}
+                          or {d.code for d in applied})
+            return b.line0 + 1, ", ".join(near)
         j += 1
     return None
 

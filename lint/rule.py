@@ -49,6 +49,9 @@ class Rule:
     may_edit_protected: ClassVar[bool] = False
     # runs after the other rules' diagnostics were filtered by suppressions (unused-suppression)
     runs_last: ClassVar[bool] = False
+    # its fixes are meant to change the block structure (e.g. unescaping restores code fences),
+    # so the content-loss guard does not compare the structure of the passes that apply them
+    changes_structure: ClassVar[bool] = False
     enabled_by_default: ClassVar[bool] = True
     Options: ClassVar[type | None] = None
     # cheap pre-filter: when set, the rule only runs on documents containing one of these substrings

@@ -57,6 +57,7 @@ class HtmlEscapedBody(Rule):
     fix_availability = FixAvailability.ALWAYS
     fix_safety = "safe/unsafe"
     needs_any = ("&#x2F;", "&#x60;", "&#x3D;", "&#39;", "&quot;")
+    changes_structure = True
 
     @dataclass(frozen=True)
     class Options:

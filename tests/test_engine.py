@@ -235,7 +235,7 @@ def test_oscillating_fixes_are_reported_as_tm003():
 
 def test_a_fix_that_never_settles_is_reported_after_max_passes():
     def grow(rule, doc):
-        yield rule.diagnostic(Span(0, 0), fix=Fix.safe("grow", Edit.insert(len(doc.text), "x")))
+        yield rule.diagnostic(Span(0, 0), fix=Fix.safe("grow", Edit.insert(5, "x")))
     out = fix_document(Document("start\n"), [make_rule("XX001", grow)])
     assert out.text == "start\n"
     assert [p.code for p in out.problems] == ["TM003"]
