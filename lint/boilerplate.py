@@ -1,0 +1,704 @@
+"""Shared helpers of the boilerplate (AD) rules: lexicons, line normalisation, link-only
+blocks, head/tail position and removal edits.
+
+**Lexicons** are data, not code: ``rules/data/lexicons/<lang>.yaml`` (format documented at the
+top of ``common.yaml``).  They are read once and cached; :func:`matcher` combines the
+selected languages and a rule's ``extra-phrases`` / ``extra-patterns`` options into one
+compiled regular expression that runs over lower-cased text (no ``IGNORECASE``).
+
+**Normalisation** (:func:`normalize`) turns one Markdown line into the text a reader sees,
+in a canonical form the lexicons are written against: images, URLs and HTML tags dropped,
+links reduced to their text, emphasis and escapes removed, NFKC, lower case, emoji and
+symbols dropped, whitespace collapsed and punctuation trimmed from both ends.
+
+**Position.**  :func:`analyze` classifies every top-level block of the body once per
+document: is it *prose* (real running text: a paragraph of some length that no lexicon
+recognises, code, a table)?  A block lies in the *head* of the body when no prose comes
+before it and in the *tail* when no prose comes after it: boilerplate lives there, and
+the AD rules only remove text without asking (safe fixes) in those places.
+
+**Removal.**  :func:`removal_edit` and :func:`line_range_edit` build the edits, using the
+whitespace convention of :mod:`tidymark.edits`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import html
+import re
+import unicodedata
+import weakref
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable
+from urllib.parse import urlsplit
+
+from tidymark.diagnostics import Edit
+from tidymark.edits import remove_lines
+from tidymark.rule import OptionsError
+from tidymark.source import Span
+
+# -- limits ---------------------------------------------------------------------------
+#: A block whose unrecognised text is at least this wide is prose (CJK characters count 2).
+PROSE_WIDTH = 60
+#: Lines wider than this are never treated as calls to action or markers.
+MAX_LINE_WIDTH = 120
+#: Lines whose visible text is longer than this (characters) are only lower-cased.
+MAX_MATCH_CHARS = 1000
+
+WHOLE_LINE = frozenset({"recommendation", "recommendation_weak", "call_to_action", "call_to_action_template",
+                        "call_to_action_end", "republication", "cta_link_text", "scaffolding"})
+TERMS = frozenset({"call_to_action_gated", "call_to_action_keep", "share_words", "cta_link_urls",
+                   "share_urls", "ad_domains", "shop_host_prefixes", "promo_paths", "promo_exempt_hosts"})
+CATEGORIES = WHOLE_LINE | TERMS
+_CATEGORY_KEYS = {"keywords", "phrases", "patterns"}
+
+
+# -- lexicons -----------------------------------------------------------------------------
+def lexicon_dir() -> Path:
+    import tidymark.rules
+
+    return Path(tidymark.rules.__file__).resolve().parent / "data" / "lexicons"
+
+
+@lru_cache(maxsize=None)
+def _files() -> dict[str, dict]:
+    """Every lexicon file by language code, validated."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    out: dict[str, dict] = {}
+    for path in sorted(lexicon_dir().glob("*.yaml")):
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path.name}: a lexicon is a mapping of categories")
+        lang = str(data.pop("language", path.stem))
+        for cat, body in data.items():
+            if cat not in CATEGORIES:
+                raise ValueError(f"{path.name}: unknown category {cat!r}")
+            if not isinstance(body, dict) or set(body) - _CATEGORY_KEYS:
+                raise ValueError(f"{path.name}: category {cat!r} takes only {sorted(_CATEGORY_KEYS)}")
+            for key in _CATEGORY_KEYS:
+                items = body.get(key) or []
+                if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+                    raise ValueError(f"{path.name}: {cat}.{key} must be a list of strings")
+            for pat in body.get("patterns") or []:
+                try:
+                    re.compile(f"(?:{pat})")
+                except re.error as exc:
+                    raise ValueError(f"{path.name}: bad pattern in {cat}: {pat!r}: {exc}") from None
+        out[lang] = data
+    return out
+
+
+def languages() -> tuple[str, ...]:
+    """Language codes with a lexicon file (``common`` excluded: it is always used)."""
+    return tuple(k for k in _files() if k != "common")
+
+
+def _selected(langs: tuple[str, ...]) -> list[dict]:
+    files = _files()
+    unknown = [x for x in langs if x not in files]
+    if unknown:
+        raise OptionsError(f"no boilerplate lexicon for {', '.join(unknown)}; available: {', '.join(languages())}")
+    chosen = langs or tuple(files)
+    return [files[k] for k in files if k in chosen or k == "common"]
+
+
+def check_patterns(patterns: Iterable[str], what: str) -> None:
+    """Raise :class:`OptionsError` for a user pattern that does not compile."""
+    for pat in patterns:
+        try:
+            re.compile(f"(?:{pat})")  # the way it is combined with the lexicon
+        except re.error as exc:
+            raise OptionsError(f"{what}: bad regular expression {pat!r}: {exc}") from None
+
+
+def check_languages(langs: Iterable[str], what: str) -> None:
+    unknown = [x for x in langs if x not in _files() or x == "common"]
+    if unknown:
+        raise OptionsError(f"{what}: no boilerplate lexicon for {', '.join(map(repr, unknown))}; "
+                           f"available: {', '.join(languages())}")
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """One lexicon category: exact phrases plus a combined regular expression."""
+
+    phrases: frozenset[str]
+    regex: re.Pattern | None
+
+    def full(self, norm: str) -> bool:
+        """Is the whole normalised text one of the phrases or patterns?"""
+        if not norm:
+            return False
+        if norm in self.phrases:
+            return True
+        return self.regex is not None and self.regex.fullmatch(norm) is not None
+
+    def search(self, text: str) -> bool:
+        """Does the text contain one of the phrases or patterns?"""
+        return bool(text) and self.regex is not None and self.regex.search(text) is not None
+
+    def __bool__(self) -> bool:
+        return bool(self.phrases) or self.regex is not None
+
+
+@lru_cache(maxsize=256)
+def matcher(category: str, langs: tuple[str, ...] = (), extra_phrases: tuple[str, ...] = (),
+            extra_patterns: tuple[str, ...] = ()) -> Matcher:
+    """The compiled matcher of ``category`` over the selected languages (all when empty)."""
+    if category not in CATEGORIES:
+        raise KeyError(category)
+    phrases: list[str] = []
+    patterns: list[str] = []
+    for data in _selected(langs):
+        body = data.get(category) or {}
+        phrases.extend(normalize_phrase(p) if category in WHOLE_LINE else p.lower() for p in body.get("phrases") or [])
+        patterns.extend(body.get("patterns") or [])
+    phrases.extend(normalize_phrase(p) if category in WHOLE_LINE else p.lower() for p in extra_phrases)
+    patterns.extend(extra_patterns)
+    phrases = [p for p in dict.fromkeys(phrases) if p]
+    alts = [re.escape(p) for p in sorted(phrases, key=len, reverse=True)] + [f"(?:{p})" for p in patterns]
+    regex = re.compile("|".join(alts)) if alts else None
+    return Matcher(frozenset(phrases), regex)
+
+
+def terms(category: str, langs: tuple[str, ...] = (), extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The literal phrases of a term category (lower case), e.g. the ad domains."""
+    out: list[str] = []
+    for data in _selected(langs):
+        out.extend(p.lower() for p in (data.get(category) or {}).get("phrases") or [])
+    out.extend(p.lower() for p in extra)
+    return tuple(dict.fromkeys(out))
+
+
+def keywords(*categories: str, langs: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Pre-filter substrings for ``Rule.needs_any``: each keyword in the case forms text uses."""
+    out: dict[str, None] = {}
+    for data in _selected(langs):
+        for cat in categories:
+            for k in (data.get(cat) or {}).get("keywords") or []:
+                for form in (k, k.lower(), k.upper(), k.capitalize(), k.title()):
+                    out[form] = None
+    return tuple(out)
+
+
+# -- normalisation ------------------------------------------------------------------------
+_IMAGE = re.compile(r"!\[(?:[^\[\]\\]|\\.){0,500}+\]\((?:[^()\s]|\([^()\s]{0,200}\)){0,2000}+(?:\s+(?:\"[^\"]{0,300}\"|'[^']{0,300}'))?\s*\)")
+_LINK = re.compile(r"\[((?:[^\[\]\\]|\\.){0,500}+)\]\((?:[^()\s]|\([^()\s]{0,200}\)){0,2000}+(?:\s+(?:\"[^\"]{0,300}\"|'[^']{0,300}'))?\s*\)")
+_REF_LINK = re.compile(r"\[((?:[^\[\]\\]|\\.){1,500})\]\[[^\[\]]{0,100}\]")
+_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
+_TAG = re.compile(r"</?[A-Za-z][^<>]{0,1000}>")
+_AUTOLINK = re.compile(r"<(?:https?|mailto|ftp):[^<>\s]{0,2000}>", re.I)
+_URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]]{1,2000}", re.I)
+_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_EMPH = re.compile(r"\*+|~~|==|(?<![0-9A-Za-z])_+|_+(?![0-9A-Za-z])")
+_LEAD = re.compile(r"^\s{0,3}(?:>\s?)*(?:#{1,6}\s+|[-*+]\s+(?:\[[ xX]\]\s+)?|\d{1,9}[.)]\s+)?")
+_SPACE = re.compile(r"\s+")
+_IMAGE_LINE = re.compile(r"^\s{0,3}(?:>\s?)*(?:[*_]{1,3})?\[?\s?!\[")
+_SECTION_NO = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*[.、)\s]?|[一二三四五六七八九十]{1,3}[、.])\s*")
+
+
+_DROP_CATEGORIES = frozenset(("So", "Sk", "Cf", "Co", "Cs", "Me", "Cc"))
+
+
+def _drop_char(c: str) -> bool:
+    """Emoji, pictographs, format characters (zero-width space, joiners) and variation
+    selectors: decoration that says nothing about what a line means."""
+    o = ord(c)
+    if 0xFE00 <= o <= 0xFE0F or 0xE0100 <= o <= 0xE01EF or 0x1F3FB <= o <= 0x1F3FF:
+        return True
+    return unicodedata.category(c) in _DROP_CATEGORIES and c not in "\t\n"
+
+
+class _DropTable(dict):
+    """``str.translate`` table deleting emoji, symbols and format characters (memoised)."""
+
+    def __missing__(self, code: int):
+        value = None if _drop_char(chr(code)) else code
+        self[code] = value
+        return value
+
+
+_DROP = _DropTable()
+
+
+def _is_punct_or_space(c: str) -> bool:
+    if c.isspace():
+        return True
+    cat = unicodedata.category(c)
+    return cat[0] in "PS"
+
+
+def strip_markup(line: str) -> str:
+    """The visible text of a Markdown line: links become their text, images and URLs go."""
+    if "&" in line:
+        line = html.unescape(line)
+    if "<" in line:
+        line = _COMMENT.sub(" ", line)
+        line = _AUTOLINK.sub(" ", line)
+        line = _TAG.sub(" ", line)
+    if "\\" in line:
+        line = _ESCAPE.sub(r"\1", line)
+    if "](" in line:
+        line = _IMAGE.sub(" ", line)
+        for _ in range(3):  # nested links (rare): innermost first
+            prev = line
+            line = _LINK.sub(r"\1", line)
+            if line == prev or "](" not in line:
+                break
+    if "][" in line:
+        line = _REF_LINK.sub(r"\1", line)
+    if "://" in line or "www." in line:
+        line = _URL.sub(" ", line)
+    line = _LEAD.sub("", line, count=1)
+    line = _EMPH.sub("", line)
+    return line
+
+
+def normalize(line: str) -> str:
+    """The canonical form lexicons match against (see the module docstring).
+
+    A line whose visible text is very long is only lower-cased: it is too wide to match
+    any lexicon entry, and only its width matters.
+    """
+    text = strip_markup(line)
+    if len(text) > MAX_MATCH_CHARS:
+        return _SPACE.sub(" ", text).strip().lower()
+    text = unicodedata.normalize("NFKC", text).lower().translate(_DROP)
+    text = _SPACE.sub(" ", text)
+    i, j = 0, len(text)
+    while i < j and _is_punct_or_space(text[i]):
+        i += 1
+    while j > i and _is_punct_or_space(text[j - 1]):
+        j -= 1
+    return text[i:j]
+
+
+@lru_cache(maxsize=4096)
+def normalize_phrase(phrase: str) -> str:
+    return normalize(phrase)
+
+
+def marker_form(norm: str) -> str:
+    """A normalised heading without its section number ("4往期推荐", "2. Related posts")."""
+    if norm[:1].isdigit() or norm[:1] in "一二三四五六七八九十":
+        return _SECTION_NO.sub("", norm, count=1)
+    return norm
+
+
+_WIDE = re.compile("[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
+                   "\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6"
+                   "\U00020000-\U0003fffd]")
+
+
+def width(text: str) -> int:
+    """Display width: wide (CJK) characters count 2."""
+    if text.isascii():
+        return len(text)
+    return len(text) + len(_WIDE.findall(text))
+
+
+def visible_width(line: str) -> int:
+    """Width of a line as the reader sees it (before NFKC: full-width punctuation counts 2)."""
+    return width(_SPACE.sub(" ", strip_markup(line).translate(_DROP)).strip())
+
+
+def display(line: str, limit: int = 40) -> str:
+    """A short, readable form of a line for messages (original case and punctuation)."""
+    text = _SPACE.sub(" ", strip_markup(line).translate(_DROP)).strip()
+    text = text.strip("*_-–—·|~ ")
+    if len(text) > limit:
+        text = text[:limit - 1].rstrip() + "…"
+    return text
+
+
+def has_letters(text: str) -> bool:
+    return any(c.isalpha() for c in text)
+
+
+# -- URLs -----------------------------------------------------------------------------------
+def split_url(url: str) -> tuple[str, str]:
+    """(host without ``www.``, lower-cased path) of a URL; ("", "") when it has no host."""
+    if "&" in url:
+        url = html.unescape(url)
+    url = url.strip().strip("<>")
+    if url.startswith("//"):
+        url = "https:" + url
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return "", ""
+    if host.startswith("www."):
+        host = host[4:]
+    return host, (parts.path or "/").lower()
+
+
+def host_matches(host: str, domains: Iterable[str]) -> bool:
+    """Is ``host`` one of ``domains`` or a sub-domain of one?"""
+    for d in domains:
+        d = d.lstrip(".")
+        if host == d or host.endswith("." + d):
+            return True
+    return False
+
+
+_OWN_KEYS = ("url", "source", "original_url", "originalurl", "link", "canonical", "canonical_url", "source_url",
+             "origin", "href", "website")
+_READ_ORIGINAL = re.compile(r"^\[(?:read original|原文链接|阅读原文|原文|original)\]\(([^()\s]+)\)", re.I | re.M)
+
+
+def own_hosts(doc) -> frozenset[str]:
+    """Hosts of the article itself: front-matter ``url``/``source``/``original_url`` … and a
+    ``[Read Original](…)`` line."""
+    hosts: set[str] = set()
+    fm = doc.front_matter
+    values = getattr(fm, "values", None) if fm is not None else None
+    if isinstance(values, dict):
+        for k, v in values.items():
+            if str(k).lower() not in _OWN_KEYS:
+                continue
+            for item in (v if isinstance(v, list) else [v]):
+                if isinstance(item, str) and ("://" in item or item.startswith("www.")):
+                    h, _ = split_url(item if "://" in item else "https://" + item)
+                    if h:
+                        hosts.add(h)
+    body = doc.text[doc.body_start:]
+    if "](" in body:
+        for m in _READ_ORIGINAL.finditer(body):
+            h, _ = split_url(m.group(1))
+            if h:
+                hosts.add(h)
+    return frozenset(hosts)
+
+
+# -- inline elements of a span -----------------------------------------------------------------
+def inlines_in(doc, span: Span) -> list:
+    """Links, images and HTML images that start inside ``span``."""
+    items = doc.inline
+    if not items:
+        return []
+    starts = _inline_starts(doc)
+    i = bisect.bisect_left(starts, span.start)
+    out = []
+    while i < len(items) and items[i].span.start < span.end:
+        if items[i].kind != "definition":
+            out.append(items[i])
+        i += 1
+    return out
+
+
+_STARTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _inline_starts(doc) -> list[int]:
+    s = _STARTS.get(doc)
+    if s is None:
+        s = _STARTS[doc] = [e.span.start for e in doc.inline]
+    return s
+
+
+def residue(doc, span: Span, items: list | None = None) -> str:
+    """The text of ``span`` with its links, images, URLs and HTML tags cut out."""
+    text = doc.text
+    items = inlines_in(doc, span) if items is None else items
+    parts: list[str] = []
+    pos = span.start
+    for e in items:
+        if e.span.start < pos:  # nested inside the previous element (a linked image)
+            continue
+        parts.append(text[pos:e.span.start])
+        pos = min(e.span.end, span.end)
+    parts.append(text[pos:span.end])
+    rest = "".join(parts)
+    if "&" in rest:
+        rest = html.unescape(rest)
+    if "<" in rest:
+        rest = _COMMENT.sub(" ", rest)
+        rest = _AUTOLINK.sub(" ", rest)
+        rest = _TAG.sub(" ", rest)
+    if "://" in rest or "www." in rest:
+        rest = _URL.sub(" ", rest)
+    return rest
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    links: int          # links (including linked images)
+    images: int         # images (plain or linked)
+    only: bool          # nothing but links / images / markup / punctuation
+
+
+def link_info(doc, span: Span) -> LinkInfo:
+    items = inlines_in(doc, span)
+    rest = residue(doc, span, items)
+    links = sum(1 for e in items if e.kind == "link")
+    links += len(_AUTOLINK.findall(doc.text, span.start, span.end))
+    images = sum(1 for e in items if e.kind in ("image", "html_image"))
+    return LinkInfo(links, images, not has_letters(rest))
+
+
+def is_link_only(doc, span: Span) -> bool:
+    """At least one link and nothing else but images, markup and punctuation."""
+    info = link_info(doc, span)
+    return info.only and info.links > 0
+
+
+# -- per-document analysis ---------------------------------------------------------------------
+_TEXT_KINDS = {"paragraph", "blockquote", "bullet_list", "ordered_list"}
+_CONTENT_KINDS = {"fence", "code_block", "table"}
+
+
+@lru_cache(maxsize=1)
+def _boilerplate_line() -> Matcher:
+    """Every whole-line boilerplate category of every language, as one matcher."""
+    mats = [matcher(c) for c in ("recommendation", "recommendation_weak", "call_to_action",
+                                 "call_to_action_template", "call_to_action_end", "republication", "scaffolding")]
+    phrases = frozenset().union(*(m.phrases for m in mats))
+    regex = re.compile("|".join(f"(?:{m.regex.pattern})" for m in mats if m.regex is not None))
+    return Matcher(phrases, regex)
+
+
+def is_boilerplate_line(norm: str) -> bool:
+    return width(norm) <= 2 * MAX_LINE_WIDTH and _boilerplate_line().full(norm)
+
+
+class Body:
+    """Top-level blocks of a document's body with prose flags and positions."""
+
+    def __init__(self, doc):
+        # no reference to ``doc`` is kept: bodies are cached in a WeakKeyDictionary keyed by it
+        self._lines = doc.lines
+        self.blocks = doc.blocks
+        self._norms: dict[int, str] = {}
+        n = len(self.blocks)
+        self.prose = [False] * n
+        self.weight = [0] * n
+        for i, b in enumerate(self.blocks):
+            self.prose[i], self.weight[i] = self._classify(doc, b)
+        # prose_before[i]: a prose block among blocks[:i]; prose_after[i]: among blocks[i+1:]
+        self._before = [False] * (n + 1)
+        for i in range(n):
+            self._before[i + 1] = self._before[i] or self.prose[i]
+        self._after = [False] * (n + 1)
+        for i in range(n - 1, -1, -1):
+            self._after[i] = self._after[i + 1] or self.prose[i]
+        self._cum = [0] * (n + 1)
+        for i in range(n):
+            self._cum[i + 1] = self._cum[i] + self.weight[i]
+        self._line0 = [b.line0 for b in self.blocks]
+
+    def norm(self, line0: int) -> str:
+        """:func:`normalize` of 0-based line ``line0`` (memoised)."""
+        v = self._norms.get(line0)
+        if v is None:
+            v = self._norms[line0] = normalize(self._lines.line_text(line0))
+        return v
+
+    def _classify(self, doc, b) -> tuple[bool, int]:
+        if b.kind in _CONTENT_KINDS:
+            if b.kind == "table" and is_link_only(doc, b.span):
+                return False, 0
+            return True, max(PROSE_WIDTH, len(doc.text[b.span.start:b.span.end]) // 2)
+        if b.kind in ("hr", "heading"):
+            return False, width(normalize(doc.inline_content(b))) if b.kind == "heading" else 0
+        if b.kind == "html_block":
+            w = width(normalize(doc.text[b.span.start:b.span.end].replace("\n", " ")))
+            return w >= 2 * PROSE_WIDTH, w
+        if b.kind not in _TEXT_KINDS:
+            return False, 0
+        if is_link_only(doc, b.span):
+            return False, 0
+        total = 0
+        kept = 0
+        for line0 in range(b.line0, b.line1):
+            if kept >= PROSE_WIDTH:  # prose already: estimate the rest of the weight
+                total += len(doc.lines.line_text(line0)) // 2
+                continue
+            norm = self.norm(line0)
+            if not norm or _IMAGE_LINE.match(doc.lines.line_text(line0)):
+                continue  # an image line, even one whose URL the parser rejects, is no prose
+            w = width(norm)
+            total += w
+            if w > 2 * MAX_LINE_WIDTH or not is_boilerplate_line(norm):
+                kept += w
+        return kept >= PROSE_WIDTH, total
+
+    def index_of_line(self, line0: int) -> int:
+        """Index of the block containing 0-based line ``line0`` (or -1)."""
+        i = bisect.bisect_right(self._line0, line0) - 1
+        if i >= 0 and self.blocks[i].line0 <= line0 < self.blocks[i].line1:
+            return i
+        return -1
+
+    def prose_before(self, i: int) -> bool:
+        return self._before[i]
+
+    def prose_after(self, i: int) -> bool:
+        return self._after[i + 1]
+
+    @property
+    def has_prose(self) -> bool:
+        """Without any prose the body has no head or tail to speak of."""
+        return self._before[-1]
+
+    def in_head(self, i: int) -> bool:
+        return self.has_prose and not self._before[i]
+
+    def in_tail(self, i: int) -> bool:
+        return self.has_prose and not self._after[i + 1]
+
+    def fraction(self, i: int) -> float:
+        """How far into the body block ``i`` starts, by visible text (0 … 1)."""
+        total = self._cum[-1]
+        return self._cum[i] / total if total else 0.0
+
+
+_BODIES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def analyze(doc) -> Body:
+    """The :class:`Body` of ``doc``, computed once and shared by the AD rules."""
+    b = _BODIES.get(doc)
+    if b is None:
+        b = _BODIES[doc] = Body(doc)
+    return b
+
+
+# -- lines of a block ----------------------------------------------------------------------------
+_HARD_BREAK = re.compile(r"(?: {2,}|\t|\\)$")
+_TERMINAL = set("。！？!?.:：;；…」』”\"')）】")
+
+
+def line_ends_sentence(raw: str) -> bool:
+    """Does a raw line end a sentence or carry a hard break (so the next line stands alone)?"""
+    if _HARD_BREAK.search(raw.rstrip("\r\n")):
+        return True
+    s = raw.rstrip()
+    s = s.rstrip("*_~ ")
+    return bool(s) and (s[-1] in _TERMINAL or _drop_char(s[-1]))
+
+
+def standalone_lines(doc, block, flags: list[bool]) -> list[bool]:
+    """Which flagged lines of a paragraph stand on their own (not a fragment of a wrapped
+    sentence): the line before ends a sentence / has a hard break or is flagged too, and
+    the line itself ends one or is followed by a flagged line."""
+    n = block.line1 - block.line0
+    raws = [doc.lines.line_text(block.line0 + k) for k in range(n)]
+    out = []
+    for k in range(n):
+        if not flags[k]:
+            out.append(False)
+            continue
+        before_ok = (k == 0 or flags[k - 1] or line_ends_sentence(raws[k - 1])
+                     or _is_link_or_image_line(doc, block.line0 + k - 1))
+        after_ok = (k == n - 1 or flags[k + 1] or line_ends_sentence(raws[k])
+                    or _is_link_or_image_line(doc, block.line0 + k + 1))
+        out.append(before_ok and after_ok)
+    return out
+
+
+def _is_link_or_image_line(doc, line0: int) -> bool:
+    span = doc.lines.lines_span(line0, line0 + 1)
+    info = link_info(doc, span)
+    return info.only and (info.links + info.images) > 0
+
+
+# -- removal -------------------------------------------------------------------------------------
+def _blank(doc, line0: int) -> bool:
+    return not doc.lines.line_text(line0).strip()
+
+
+def removal_edit(doc, first0: int, last0_excl: int, body: Body | None = None) -> tuple[Edit, int, int]:
+    """Remove whole blocks on lines ``[first0, last0_excl)``.
+
+    When the removal reaches the end of the document (nothing but blank lines and
+    thematic breaks follows), the thematic breaks after it and the one directly before it
+    go too: a rule that separated the article from its footer would be left dangling.
+    Returns the edit and the (possibly widened) 0-based line range of removed content.
+    """
+    body = body or analyze(doc)
+    blocks = body.blocks
+    n = len(blocks)
+    k = body.index_of_line(last0_excl - 1)
+    j = k + 1
+    while j < n and blocks[j].kind == "hr" and not doc.is_protected(blocks[j].span):
+        j += 1
+    end = blocks[j - 1].line1 if j > k + 1 else last0_excl
+    if k >= 0 and j == n and all(_blank(doc, x) for x in range(end, doc.lines.line_count)):
+        i = body.index_of_line(first0)
+        if i > 0 and blocks[i - 1].kind == "hr" and not doc.is_protected(blocks[i - 1].span):
+            first0 = blocks[i - 1].line0
+    else:
+        end = last0_excl
+    return remove_lines(doc, first0, end), first0, end
+
+
+def line_range_edit(doc, block, first0: int, last0_excl: int) -> Edit:
+    """Remove lines ``[first0, last0_excl)`` of ``block`` (all of it or some of its lines).
+
+    Removing the *last* lines of a paragraph keeps the blank line after it, so the rest
+    of the paragraph does not run into the next block.
+    """
+    if first0 == block.line0 and last0_excl == block.line1:
+        return remove_lines(doc, first0, last0_excl)
+    if first0 > block.line0 and last0_excl == block.line1 and last0_excl < doc.lines.line_count:
+        return Edit(doc.lines.lines_span(first0, last0_excl), "")
+    return remove_lines(doc, first0, last0_excl)
+
+
+def lines_label(first0: int, last0_excl: int) -> str:
+    """``line 5`` or ``lines 5-9`` (1-based) for messages."""
+    a, b = first0 + 1, last0_excl
+    return f"line {a}" if a >= b else f"lines {a}-{b}"
+
+
+def content_span(doc, first0: int, last0_excl: int) -> Span:
+    """The span of lines ``[first0, last0_excl)`` for a diagnostic."""
+    return doc.lines.lines_span(first0, last0_excl)
+
+
+# -- candidates and groups -----------------------------------------------------------------------
+@dataclass
+class Candidate:
+    """Lines ``[first0, last0)`` of block ``block`` found by a rule."""
+
+    first0: int
+    last0: int            # exclusive
+    block: int            # index into Body.blocks
+    whole: bool           # the whole block (else some lines of a paragraph)
+    level: object         # the fix's Applicability
+    label: str
+    count: int = 1        # how many findings (lines) it stands for
+
+
+def merge_candidates(body: Body, cands: list[Candidate]) -> list[list[Candidate]]:
+    """Group candidates removed together: whole blocks with only thematic breaks between
+    them, or adjacent lines of one paragraph, with the same applicability."""
+    cands = sorted(cands, key=lambda c: (c.first0, c.last0))
+    groups: list[list[Candidate]] = []
+    for c in cands:
+        if groups:
+            p = groups[-1][-1]
+            if p.level == c.level and c.first0 >= p.last0:
+                if p.whole and c.whole and c.block > p.block and \
+                        all(body.blocks[k].kind == "hr" for k in range(p.block + 1, c.block)):
+                    groups[-1].append(c)
+                    continue
+                if not p.whole and not c.whole and p.block == c.block and p.last0 == c.first0:
+                    groups[-1].append(c)
+                    continue
+        groups.append([c])
+    return groups
+
+
+def group_edit(doc, body: Body, group: list[Candidate]) -> tuple[Edit, int, int]:
+    """The edit removing a group, and the 0-based line range it removes."""
+    first0, last0 = group[0].first0, group[-1].last0
+    if group[0].whole:
+        return removal_edit(doc, first0, last0, body)
+    block = body.blocks[group[0].block]
+    return line_range_edit(doc, block, first0, last0), first0, last0
