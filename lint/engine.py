@@ -76,6 +76,15 @@ def _locate(doc: Document, d: Diagnostic) -> Diagnostic:
     return replace(d, line=line, column=col, end_line=eline, end_column=ecol)
 
 
+def _prefilter(rule: Rule) -> "re.Pattern":
+    """One compiled alternation of a rule's ``needs_any`` substrings (built once per rule object)."""
+    pat = rule.__dict__.get("_needs_any_re")
+    if pat is None:
+        pat = re.compile("|".join(re.escape(s) for s in sorted(set(rule.needs_any), key=len, reverse=True)))
+        rule.__dict__["_needs_any_re"] = pat
+    return pat
+
+
 def _run_rule(rule: Rule, doc: Document) -> list[Diagnostic]:
     try:
         return [_validate(rule, d, doc) for d in rule.check(doc) or ()]
@@ -103,7 +112,7 @@ def check_document(doc: Document, rules: list[Rule]) -> list[Diagnostic]:
         if rule.runs_last:
             last.append(rule)
             continue
-        if rule.needs_any and not any(s in text for s in rule.needs_any):
+        if rule.needs_any and _prefilter(rule).search(text) is None:
             continue
         out.extend(_run_rule(rule, doc))
     fm = doc.front_matter

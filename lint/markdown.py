@@ -66,6 +66,12 @@ class Inline:
 
 
 _BACKTICKS = re.compile(r"`+")
+# A bare link destination: no spaces or control characters, parentheses balanced (two levels
+# deep, which covers real URLs) -- a regex so that pathological input stays linear and fast.
+_DEST_CHAR = r"(?:[^\s()\\\x00-\x1f]|\\.)"
+_DEST_PARENS1 = rf"\((?:{_DEST_CHAR})*\)"
+_DEST_PARENS2 = rf"\((?:{_DEST_CHAR}|{_DEST_PARENS1})*\)"
+_BARE_DEST = re.compile(rf"(?:{_DEST_CHAR}|{_DEST_PARENS2})*")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 _DEFINITION = re.compile(
     r"^ {0,3}\[((?:[^\[\]\\\n]|\\.){1,999})\]:[ \t]*\n?[ \t]*(<[^<>\n]*>|[^\s<][^\s]*)"
@@ -155,25 +161,9 @@ def _parse_destination(text: str, pos: int, limit: int) -> tuple[int, int, int, 
         ds, de, dest = i + 1, j, text[i + 1:j]
         i = j + 1
     else:
-        depth = 0
-        j = i
-        while j < n:
-            c = text[j]
-            if c == "\\" and j + 1 < n:
-                j += 2
-                continue
-            if c in " \t\r\n" or ord(c) < 0x20:
-                break
-            if c == "(":
-                depth += 1
-                if depth > 32:
-                    return None
-            elif c == ")":
-                if depth == 0:
-                    break
-                depth -= 1
-            j += 1
-        if depth:
+        m = _BARE_DEST.match(text, i, n)
+        j = m.end()
+        if j < n and text[j] not in " \t\r\n)":
             return None
         ds, de, dest = i, j, text[i:j]
         i = j
@@ -247,13 +237,15 @@ def find_inline(text: str, start: int, end: int, protected: list[Span]) -> list[
 
     pairs.sort()
     pi = 0
+    para_end = -2  # the next blank line ("\n\n") at or after the current pair, found once per paragraph
     for open_, close in pairs:
         if is_protected(open_):
             continue
         nxt = close + 1
         if nxt < end and text[nxt] == "(":
-            line_end = find("\n\n", nxt, end)
-            parsed = _parse_destination(text, nxt, end if line_end == -1 else line_end)
+            if para_end != -1 and para_end < nxt:
+                para_end = find("\n\n", nxt, end)
+            parsed = _parse_destination(text, nxt, end if para_end == -1 else para_end)
             if parsed is None:
                 continue
             ds, de, ee, dest = parsed
