@@ -106,13 +106,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def _known_rules():
+    """Every rule known here: built-ins, plugins, and the configuration's packs and local rules."""
+    from tidymark.config import ConfigResolver
+    from tidymark.runner import RuleBook
+
+    return RuleBook().table_for(ConfigResolver().for_dir(Path(".")))
+
+
 def cmd_rules(fmt: str) -> int:
     from tidymark import docs
+    from tidymark.config import ConfigError
     from tidymark.registry import RegistryError
 
     try:
-        sys.stdout.write(docs.rules_listing(fmt))
-    except RegistryError as exc:
+        sys.stdout.write(docs.rules_listing(fmt, _known_rules()))
+    except (RegistryError, ConfigError) as exc:
         _err(str(exc))
         return EXIT_ERROR
     return EXIT_OK
@@ -120,10 +129,11 @@ def cmd_rules(fmt: str) -> int:
 
 def cmd_rule(code: str) -> int:
     from tidymark import docs, registry
+    from tidymark.config import ConfigError
 
     try:
-        table = registry.all_rules()
-    except registry.RegistryError as exc:
+        table = _known_rules()
+    except (registry.RegistryError, ConfigError) as exc:
         _err(str(exc))
         return EXIT_ERROR
     info = table.get(code.upper()) or next((i for i in table.values() if i.cls.name == code), None)

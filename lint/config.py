@@ -46,6 +46,8 @@ class Settings:
     output_format: str | None = None
     cache_dir: Path | None = None
     max_removal: float = 0.30
+    rule_packs: tuple[Path, ...] = ()
+    local_rules: tuple[Path, ...] = ()
 
     def describe(self) -> str:
         return str(self.source) if self.source else "defaults (no configuration file found)"
@@ -136,6 +138,8 @@ KEYS = {
     "output-format": ("output_format", _format),
     "cache-dir": ("cache_dir", _path),
     "max-removal": ("max_removal", _fraction),
+    "rule-packs": ("rule_packs", lambda v, w, k: tuple(Path(p) for p in _strs(v, w, k))),
+    "local-rules": ("local_rules", lambda v, w, k: tuple(Path(p) for p in _strs(v, w, k))),
 }
 
 
@@ -200,6 +204,9 @@ def apply_table(base: Settings, table: dict, where: str) -> Settings:
         updates[attr] = conv(value, where, key)
     if "cache_dir" in updates and not updates["cache_dir"].is_absolute():
         updates["cache_dir"] = base.root / updates["cache_dir"]
+    for key in ("rule_packs", "local_rules"):  # relative to the configuration file
+        if key in updates:
+            updates[key] = tuple(p if p.is_absolute() else base.root / p for p in updates[key])
     return replace(base, **updates)
 
 

@@ -34,8 +34,8 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def rules_listing(fmt: str = "table") -> str:
-    rows = rule_rows()
+def rules_listing(fmt: str = "table", table=None) -> str:
+    rows = rule_rows(table)
     if fmt == "json":
         return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
     if fmt == "md":

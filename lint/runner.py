@@ -57,8 +57,28 @@ class RuleBook:
             self._table = registry.all_rules(self.extra)
         return self._table
 
+    def table_for(self, settings: Settings) -> dict[str, registry.RuleInfo]:
+        """Every rule known under ``settings``: built-ins, plugins, its rule packs and local rules."""
+        if not settings.rule_packs and not settings.local_rules:
+            return self.table
+        key = (settings.rule_packs, settings.local_rules)
+        cache = self.__dict__.setdefault("_tables", {})
+        if key not in cache:
+            from tidymark import local_rules, packs
+
+            extra = list(self.extra)
+            try:
+                for p in settings.rule_packs:
+                    extra.extend(registry.RuleInfo(c, f"pack:{p}") for c in packs.load_pack(p))
+                for p in settings.local_rules:
+                    extra.extend(registry.RuleInfo(c, f"local:{p}") for c in local_rules.load(p))
+                cache[key] = registry.all_rules(tuple(extra))
+            except (packs.PackError, local_rules.LocalRuleError, registry.RegistryError) as exc:
+                raise ConfigError(f"{settings.describe()}: {exc}") from None
+        return cache[key]
+
     def _check_selectors(self, settings: Settings) -> None:
-        table = self.table
+        table = self.table_for(settings)
         for key in ("select", "ignore", "extend_select", "unfixable"):
             for sel in getattr(settings, key) or ():
                 if not registry.validate_selector(sel, table):
@@ -75,7 +95,7 @@ class RuleBook:
         if hit is not None:
             return hit[1]
         self._check_selectors(settings)
-        table = self.table
+        table = self.table_for(settings)
         chosen = registry.select(table, list(settings.select) if settings.select is not None else None,
                                  list(settings.ignore), list(settings.extend_select))
         by_name = {i.cls.name: i for i in table.values()}
