@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=("table", "md", "json"), default="table")
     one = sub.add_parser("rule", help="show a rule's documentation")
     one.add_argument("code", help="rule code or name, e.g. FM002 or block-scalar-single-line")
+    nr = sub.add_parser("new-rule", help="scaffold a rule (Python or YAML) with its test cases")
+    nr.add_argument("code", help="rule code, e.g. XX001 (your own prefix)")
+    nr.add_argument("name", help="kebab-case rule name, e.g. company-banner")
+    nr.add_argument("--kind", choices=("python", "yaml"), default="python")
+    nr.add_argument("--dir", type=Path, default=Path("tidymark_rules"), help="where to write (default: tidymark_rules/)")
+    nr.add_argument("--summary", help="one-line summary (the diagnostic message)")
+    nr.add_argument("--phrase", default="REPLACE ME", help="the text the scaffolded rule looks for")
     cf = sub.add_parser("config", help="show the resolved configuration for a path and where it came from")
     cf.add_argument("path", nargs="?", type=Path, default=Path("."))
     cf.add_argument("--config", type=Path, metavar="FILE")
@@ -94,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_rule(args.code)
         if args.command == "config":
             return cmd_config(args)
+        if args.command == "new-rule":
+            return cmd_new_rule(args)
         return cmd_run(args)
     except KeyboardInterrupt:
         _err("interrupted")
@@ -141,6 +150,23 @@ def cmd_rule(code: str) -> int:
         _err(f"unknown rule {code!r}; `tidymark rules` lists them")
         return EXIT_ERROR
     sys.stdout.write(docs.rule_page(info))
+    return EXIT_OK
+
+
+def cmd_new_rule(args) -> int:
+    from tidymark.scaffold import ScaffoldError, new_rule
+
+    try:
+        files = new_rule(args.code, args.name, args.kind, args.dir, args.summary, args.phrase)
+    except (ScaffoldError, OSError) as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    for f in files:
+        sys.stdout.write(f"created {f}\n")
+    key = "rule-packs" if args.kind == "yaml" else "local-rules"
+    prefix = args.code.upper().rstrip("0123456789")
+    sys.stdout.write(f"enable it in your configuration: {key} = [\"{files[0].as_posix()}\"] and "
+                     f"extend-select = [\"{prefix}\"]\n")
     return EXIT_OK
 
 

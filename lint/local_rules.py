@@ -52,7 +52,7 @@ def load(path: Path) -> tuple:
     if path.is_dir():
         out = []
         for f in sorted(path.glob("*.py")):
-            if not f.name.startswith("_"):
+            if not f.name.startswith(("_", "test_")) and not f.name.endswith("_test.py"):
                 out.extend(load(f))
         return tuple(out)
     try:

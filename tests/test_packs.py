@@ -273,3 +273,29 @@ def test_plugin_package_in_a_virtualenv(tmp_path):
     fixed = tm("fix", "n.md", "--no-cache", "--extend-select", "ACME", "--unsafe-fixes")
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert (work / "n.md").read_text(encoding="utf-8") == "finish\n"
+
+
+def test_new_rule_scaffold_python_and_yaml(proj, capsys):
+    code, out, _ = run(capsys, "new-rule", "XY001", "company-banner", "--phrase", "INTERNAL USE ONLY")
+    assert code == 0 and "created tidymark_rules/xy001_company_banner.py" in out
+    (proj / ".tidymark.yaml").write_text("local-rules: [tidymark_rules/]\nextend-select: [XY]\n", encoding="utf-8")
+    (proj / "n.md").write_text("A.\n\nINTERNAL USE ONLY\n\nB.\n", encoding="utf-8")
+    code, out, _ = run(capsys, "check", "n.md")
+    assert code == 1 and "n.md:3:1: XY001 [*]" in out
+    # the scaffolded tests pass with the public harness
+    from tidymark.local_rules import load
+    from tidymark.testing import assert_rule_contract, cases_for, run_case
+
+    (cls,) = load(proj / "tidymark_rules" / "xy001_company_banner.py")
+    assert_rule_contract(cls)
+    for case in cases_for(cls):
+        run_case(cls, case)
+    code, out, _ = run(capsys, "new-rule", "XY002", "footer-line", "--kind", "yaml", "--phrase", "Sent from my phone")
+    assert code == 0
+    (proj / ".tidymark.yaml").write_text("rule-packs: [tidymark_rules/xy002_footer_line.yaml]\nextend-select: [XY]\n",
+                                         encoding="utf-8")
+    (proj / "m.md").write_text("Hello.\n\nSent from my phone\n", encoding="utf-8")
+    code, out, _ = run(capsys, "check", "m.md")
+    assert code == 1 and "m.md:3:1: XY002 [*] Footer line" in out
+    assert run(capsys, "new-rule", "XY002", "footer-line", "--kind", "yaml")[0] == 2  # never overwrites
+    assert run(capsys, "new-rule", "bad", "footer-line")[0] == 2
