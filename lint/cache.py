@@ -23,7 +23,7 @@ from tidymark.source import Span
 
 CACHE_DIR_NAME = ".tidymark_cache"
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
-FORMAT = 1
+FORMAT = 2
 
 
 @lru_cache(maxsize=1)
@@ -90,12 +90,12 @@ class ResultCache:
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key[2:]}.json"
 
-    def get(self, key: str) -> list[Diagnostic] | None:
+    def get(self, key: str) -> tuple[list[Diagnostic], dict] | None:
+        """The cached diagnostics and cross-document facts of a file, or None."""
         p = self._path(key)
         try:
-            raw = p.read_bytes()
-            items = json.loads(raw)
-            out = [from_json(o) for o in items]
+            raw = json.loads(p.read_bytes())
+            out = ([from_json(o) for o in raw["d"]], dict(raw.get("f") or {}))
         except (OSError, ValueError, KeyError, TypeError):
             self.misses += 1
             return None
@@ -106,7 +106,7 @@ class ResultCache:
         self.hits += 1
         return out
 
-    def put(self, key: str, diagnostics: list[Diagnostic]) -> None:
+    def put(self, key: str, diagnostics: list[Diagnostic], facts: dict | None = None) -> None:
         p = self._path(key)
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
@@ -114,7 +114,8 @@ class ResultCache:
                 (self.directory / ".gitignore").write_text("# created by tidymark\n*\n", encoding="utf-8")
             fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-")
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump([to_json(d) for d in diagnostics], fh, ensure_ascii=False, separators=(",", ":"))
+                json.dump({"d": [to_json(d) for d in diagnostics], "f": facts or {}}, fh, ensure_ascii=False,
+                          separators=(",", ":"))
             os.replace(tmp, p)
         except OSError:
             try:

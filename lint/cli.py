@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=("table", "md", "json"), default="table")
     one = sub.add_parser("rule", help="show a rule's documentation")
     one.add_argument("code", help="rule code or name, e.g. FM002 or block-scalar-single-line")
+    ln = sub.add_parser("learn", help="find lines repeated across notes from the same site; write them as a rule pack")
+    ln.add_argument("paths", nargs="*", type=Path, help="files or folders (default: .)")
+    ln.add_argument("-o", "--output", type=Path, default=Path("learned-boilerplate.yaml"), help="rule pack to write")
+    ln.add_argument("--prefix", default="LRN", help="code prefix of the learned rules (default LRN)")
+    ln.add_argument("--min-notes", type=int, default=3)
+    ln.add_argument("--min-share", type=float, default=0.3)
+    ln.add_argument("--config", type=Path, metavar="FILE")
     nr = sub.add_parser("new-rule", help="scaffold a rule (Python or YAML) with its test cases")
     nr.add_argument("code", help="rule code, e.g. XX001 (your own prefix)")
     nr.add_argument("name", help="kebab-case rule name, e.g. company-banner")
@@ -103,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_config(args)
         if args.command == "new-rule":
             return cmd_new_rule(args)
+        if args.command == "learn":
+            return cmd_learn(args)
         return cmd_run(args)
     except KeyboardInterrupt:
         _err("interrupted")
@@ -150,6 +159,73 @@ def cmd_rule(code: str) -> int:
         _err(f"unknown rule {code!r}; `tidymark rules` lists them")
         return EXIT_ERROR
     sys.stdout.write(docs.rule_page(info))
+    return EXIT_OK
+
+
+def cmd_learn(args) -> int:
+    """Collect per-site line facts over the paths and write the boilerplate candidates as a rule pack."""
+    import re
+
+    from tidymark.config import ConfigError, ConfigResolver
+    from tidymark.files import Walker
+    from tidymark.packs import _unit_text
+    from tidymark.pipeline import RunOptions, run
+    from tidymark.rules.ad005_site_boilerplate import SiteBoilerplate
+
+    if not re.fullmatch(r"[A-Z]{1,4}", args.prefix):
+        _err("--prefix must be 1-4 capital letters")
+        return EXIT_ERROR
+    try:
+        resolver = ConfigResolver(args.config, {"select": ("AD005",)})
+        items = [(p, str(p)) for p, problem in Walker(resolver.for_dir).walk(args.paths or [Path(".")])
+                 if problem is None]
+        facts = {}
+        for res in run(items, RunOptions(mode="check", config=args.config, cli={"select": ("AD005",)},
+                                         use_cache=True)):
+            if "AD005" in res.facts:
+                facts[res.display] = res.facts["AD005"]
+    except ConfigError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    rule = SiteBoilerplate(SiteBoilerplate.Options(min_notes=args.min_notes, min_share=args.min_share))
+    found = rule.candidates(facts)
+    lines = [f"# Boilerplate candidates learned by `tidymark learn` from {len(facts)} notes.",
+             "# Review every pattern, delete the ones that are real content, then enable the pack:",
+             f"#   rule-packs = [\"{args.output.as_posix()}\"]   extend-select = [\"{args.prefix}\"]",
+             f"prefix: {args.prefix}", "rules:"]
+    n = 0
+    import json
+
+    for site, cands in sorted(found.items()):
+        patterns = []
+        for text, notes, share, _ in cands:
+            t = _unit_text(text)
+            if t and t not in patterns:
+                patterns.append(t)
+                lines.append(f"    # {notes} notes ({share:.0%}): {t[:70]}")
+        if not patterns:
+            continue
+        n += 1
+        slug = re.sub(r"[^a-z0-9]+", "-", site.lower()).strip("-") or "site"
+        rule_lines = [f"  - code: {args.prefix}{n:03d}", f"    name: site-{slug}", "    kind: phrase",
+                      "    unit: line",
+                      f"    message: {json.dumps(f'Boilerplate of {site}', ensure_ascii=False)}",
+                      "    fix: remove", "    applicability: unsafe", "    patterns:"]
+        rule_lines += [f"      - {json.dumps(p, ensure_ascii=False)}" for p in patterns]
+        # the comments collected above belong to this rule: put them after its header
+        comments = [l for l in lines[-len(patterns):]]
+        del lines[-len(patterns):]
+        lines += rule_lines[:1] + comments + rule_lines[1:]
+    if n == 0:
+        lines.append("  []")
+        lines[-2] = "rules:"
+    try:
+        args.output.write_text("\n".join(lines).replace("rules:\n  []", "rules: []") + "\n", encoding="utf-8")
+    except OSError as exc:
+        _err(f"cannot write {args.output}: {exc}")
+        return EXIT_ERROR
+    total = sum(len(c) for c in found.values())
+    sys.stdout.write(f"{total} candidate lines from {len(found)} sites written to {args.output} ({n} rules)\n")
     return EXIT_OK
 
 
@@ -279,6 +355,7 @@ def cmd_run(args) -> int:
                "fixable_per_rule": Counter()}
     fixed_lines: list[str] = []
     report_files: list[dict] = []
+    facts_by_file: dict[str, tuple[Path, dict]] = {}
     progress = _Progress(len(items), args.progress)
     try:
         stream = run([it for i, it in enumerate(items) if i not in results_pre], opts)
@@ -304,6 +381,8 @@ def cmd_run(args) -> int:
                 sys.stdout.write(_color_diff(result.diff) if stream_is_tty() and fmt == "text" else result.diff)
             if mode != "diff" or fmt != "text":
                 reporter.file(result)
+            if result.facts:
+                facts_by_file[result.display] = (result.path, result.facts)
     except (ConfigError, RegistryError) as exc:
         progress.close()
         _err(str(exc))
@@ -314,6 +393,9 @@ def cmd_run(args) -> int:
              f"({summary['changed_files']} changed; every file is either unchanged or completely fixed)")
         return 130
     progress.close()
+    if facts_by_file:
+        _project_pass(book, top, facts_by_file, summary, reporter, threshold, fail_on, baseline,
+                      mode != "diff" or fmt != "text")
     summary["seconds"] = time.perf_counter() - started
 
     if writer is not None:
@@ -354,6 +436,23 @@ def cmd_run(args) -> int:
     if mode == "diff" and summary["changed_files"]:
         return EXIT_PROBLEMS
     return EXIT_PROBLEMS if summary["failing"] else EXIT_OK
+
+
+def _project_pass(book, settings, facts_by_file, summary, reporter, threshold, fail_on, baseline, show) -> None:
+    """Cross-document rules over the facts the files produced; their diagnostics are reported per file."""
+    from tidymark.project import ProjectRule, run_project
+    from tidymark.runner import FileResult
+
+    rules = [r for r in book.rules_for(settings) if isinstance(r, ProjectRule)]
+    found = run_project(rules, {k: f for k, (_, f) in facts_by_file.items()})
+    for display, diags in sorted(found.items()):
+        result = FileResult(facts_by_file[display][0], display, diags)
+        if baseline is not None:
+            summary["baselined"] += baseline.filter(result)
+        _tally(summary, result, threshold, fail_on)
+        summary["files"] -= 1  # already counted
+        if show:
+            reporter.file(result)
 
 
 def _with_severity(d, overrides: dict):

@@ -17,6 +17,7 @@ from tidymark.cache import CACHE_DIR_NAME, ResultCache, rules_fingerprint
 from tidymark.config import ConfigResolver
 from tidymark.diagnostics import Applicability
 from tidymark.engine import IO_ERROR, Guard, check_document, engine_diagnostic, fix_document
+from tidymark.project import ProjectRule, collect_facts
 from tidymark.runner import FileResult, RuleBook, read_document, unified_diff, write_atomic
 from tidymark.source import DecodeError, encode
 
@@ -70,9 +71,14 @@ class Worker:
         raw = doc.raw  # type: ignore[attr-defined]
         key = None
         cached = None
+        project = [r for r in rules if isinstance(r, ProjectRule)]
         if self.cache is not None:
             key = self.cache.key(raw, self._fingerprint(rules))
-            cached = self.cache.get(key)
+            hit = self.cache.get(key)
+            if hit is not None:
+                cached, res.facts = hit
+        if project and (cached is None or not res.facts):
+            res.facts = collect_facts(doc, project)
         if self.opts.keep_text:
             res.text = doc.text
         unfixable = frozenset(r.code for r in rules if any(
@@ -81,7 +87,7 @@ class Worker:
                 d.fix is not None and d.fix.applicability >= threshold and d.code not in unfixable for d in cached)):
             res.diagnostics = cached if cached is not None else check_document(doc, rules)
             if cached is None and key is not None:
-                self.cache.put(key, res.diagnostics)
+                self.cache.put(key, res.diagnostics, res.facts)
             if self.opts.report:
                 from tidymark.report import removals
 
@@ -99,7 +105,7 @@ class Worker:
             res.text = out.text
         if out.text == doc.text:
             if key is not None and not out.problems:
-                self.cache.put(key, out.diagnostics)
+                self.cache.put(key, out.diagnostics, res.facts)
             return res
         new = encode(out.text, doc.bom)
         res.changed = True
@@ -117,7 +123,10 @@ class Worker:
                 res.text = doc.text
             return _at_start(res)
         if self.cache is not None and not out.problems:
-            self.cache.put(self.cache.key(new, self._fingerprint(rules)), out.diagnostics)
+            from tidymark.document import Document
+
+            new_facts = collect_facts(Document(out.text, path), project) if project else {}
+            self.cache.put(self.cache.key(new, self._fingerprint(rules)), out.diagnostics, new_facts)
         return res
 
 

@@ -40,6 +40,7 @@ class FileResult:
     text: str | None = None        # the text the diagnostics' positions refer to
     bytes_removed: int = 0         # bytes the fixes took out of the file
     removals: list = field(default_factory=list)  # removed blocks with context (HTML report)
+    facts: dict = field(default_factory=dict)     # per-file facts of cross-document rules, by code
 
 
 class RuleBook:

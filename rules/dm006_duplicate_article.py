@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from tidymark.clipper import SOURCE_URL_KEYS, norm_url
+from tidymark.diagnostics import Severity
+from tidymark.project import ProjectRule
+
+_WORDS = re.compile(r"[\W_]+", re.UNICODE)
+_READ_ORIGINAL = re.compile(r"^\[(?:Read Original|Original)\]\((https?://[^)\s]+)\)\s*$", re.M)
+
+
+class DuplicateArticle(ProjectRule):
+    """The same article is saved more than once in the folder.
+
+    ## What it does
+    Compares the notes of a run with each other and reports notes that hold the same
+    article: the same source URL (front-matter `url` / `source` / `original_url`, or the
+    clipper's `[Read Original](…)` line, compared without scheme, `www.` and trailing
+    slash), or a near-identical body (at least `min-similarity` of their substantial
+    paragraphs are the same after normalising case, punctuation and whitespace).  Each
+    note of a group is reported with the others named.
+
+    ## Why is this bad?
+    Read-it-later exports and clippers save an article again when it is re-saved,
+    re-synced or moved; the copies drift apart, highlights end up split between them, and
+    search shows every result twice.
+
+    ## Example
+    ```markdown
+    ---
+    url: https://example.org/post
+    ---
+
+    The post.
+    ```
+
+    ## Fix safety
+    No fix: which copy to keep (and whether to merge highlights) is the user's decision.
+
+    ## Options
+    - `min-similarity`: share of shared paragraphs that makes two bodies duplicates (default 0.8)
+    - `min-paragraphs`: bodies with fewer substantial paragraphs are only compared by URL (default 3)
+    """
+
+    code = "DM006"
+    name = "duplicate-article"
+    summary = "The same article is saved more than once"
+    default_severity = Severity.WARNING
+
+    @dataclass(frozen=True)
+    class Options:
+        min_similarity: float = 0.8
+        min_paragraphs: int = 3
+
+    def facts(self, doc):
+        fm = doc.front_matter
+        url = None
+        if fm is not None and fm.error is None:
+            for k, v in fm.values.items():
+                if str(k).lower() in SOURCE_URL_KEYS and isinstance(v, str) and v.startswith(("http://", "https://")):
+                    url = norm_url(v)
+                    break
+        if url is None:
+            m = _READ_ORIGINAL.search(doc.text, doc.body_start)
+            if m:
+                url = norm_url(m.group(1))
+        paras = []
+        for b in doc.blocks:
+            if b.kind in ("paragraph", "blockquote"):
+                t = _WORDS.sub("", doc.block_text(b).lower())
+                if len(t) >= 40:
+                    paras.append(hashlib.sha1(t.encode()).hexdigest()[:16])
+        return {"url": url, "paras": sorted(set(paras))[:400]}
+
+    def check_project(self, facts):
+        groups: dict[str, set[str]] = defaultdict(set)
+        reasons: dict[tuple[str, str], str] = {}
+        by_url = defaultdict(list)
+        for key, f in facts.items():
+            if f.get("url"):
+                by_url[f["url"]].append(key)
+        for url, keys in by_url.items():
+            if len(keys) > 1:
+                for k in keys:
+                    for o in keys:
+                        if o != k:
+                            groups[k].add(o)
+                            reasons[(k, o)] = "same source URL"
+        # near-identical bodies: candidates share a paragraph hash
+        index = defaultdict(list)
+        for key, f in facts.items():
+            if len(f["paras"]) >= self.options.min_paragraphs:
+                for h in f["paras"]:
+                    index[h].append(key)
+        shared = defaultdict(int)
+        for keys in index.values():
+            if 1 < len(keys) <= 50:  # a paragraph in many notes is boilerplate, not an article
+                for i, a in enumerate(keys):
+                    for b in keys[i + 1:]:
+                        shared[(a, b)] += 1
+        for (a, b), n in shared.items():
+            sa, sb = len(facts[a]["paras"]), len(facts[b]["paras"])
+            if n / max(1, min(sa, sb)) >= self.options.min_similarity and n / max(sa, sb) >= 0.5:
+                for x, y in ((a, b), (b, a)):
+                    groups[x].add(y)
+                    reasons.setdefault((x, y), "near-identical body")
+        for key in sorted(groups):
+            others = sorted(groups[key])
+            why = sorted({reasons[(key, o)] for o in others})
+            yield key, self.at(1, f"Same article as {', '.join(others[:3])}"
+                                  f"{f' and {len(others) - 3} more' if len(others) > 3 else ''} ({', '.join(why)})")

@@ -1,0 +1,93 @@
+"""Cross-document rules (DM006 duplicate-article, AD005 site-boilerplate) and `tidymark learn`,
+through the CLI, with the cache and with the process pool."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tidymark.cli import main
+
+
+def note(url: str, body: str, title: str = "T") -> str:
+    return f"---\ntitle: {title}\nurl: {url}\n---\n\n{body}\n"
+
+
+def para(seed: str, n: int = 3) -> str:
+    return "\n\n".join(f"Paragraph {i} of the {seed} article has enough words to count as real text." for i in range(n))
+
+
+@pytest.fixture
+def proj(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".tidymark.yaml").write_text("# defaults\n", encoding="utf-8")
+    return tmp_path
+
+
+def run_json(capsys, *argv):
+    code = main([*argv, "--output-format", "json"])
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+def test_duplicates_by_url_and_by_body(proj, capsys):
+    (proj / "a").mkdir()
+    (proj / "b").mkdir()
+    (proj / "a" / "x.md").write_text(note("https://www.example.org/post/", para("alpha")), encoding="utf-8")
+    (proj / "b" / "x-copy.md").write_text(note("http://example.org/post", "Different wording entirely."),
+                                          encoding="utf-8")
+    (proj / "a" / "y.md").write_text(note("https://example.org/y", para("beta", 5)), encoding="utf-8")
+    (proj / "b" / "y-resaved.md").write_text(note("https://mirror.example.net/y", para("beta", 5) + "\n\nOne extra."),
+                                             encoding="utf-8")
+    (proj / "a" / "z.md").write_text(note("https://example.org/z", para("gamma")), encoding="utf-8")
+    code, items = run_json(capsys, "check", ".", "--select", "DM006", "--no-cache")
+    got = sorted((i["path"], i["message"].split(" (")[-1]) for i in items)
+    assert got == [("a/x.md", "same source URL)"), ("a/y.md", "near-identical body)"),
+                   ("b/x-copy.md", "same source URL)"), ("b/y-resaved.md", "near-identical body)")]
+    assert code == 1
+
+
+def test_same_site_different_articles_are_not_duplicates(proj, capsys):
+    for i in range(4):
+        shared = "Thanks for reading the example blog, see you next week."
+        (proj / f"n{i}.md").write_text(note(f"https://example.org/{i}", para(f"topic{i}") + "\n\n" + shared),
+                                       encoding="utf-8")
+    code, items = run_json(capsys, "check", ".", "--select", "DM006", "--no-cache")
+    assert items == [] and code == 0
+
+
+def site_notes(proj: Path, n: int) -> None:
+    for i in range(n):
+        body = para(f"story{i}") + "\n\nComments are closed on this blog.\n\n[Archive](https://blog.example.org/archive)"
+        (proj / f"post{i:02d}.md").write_text(note(f"https://blog.example.org/{i}", body), encoding="utf-8")
+    (proj / "other.md").write_text(note("https://elsewhere.example.com/1", "Comments are closed on this blog."),
+                                   encoding="utf-8")
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_site_boilerplate_with_cache_and_pool(proj, capsys, jobs):
+    site_notes(proj, 20)
+    args = ("check", ".", "--select", "AD005", "--cache-dir", str(proj / ".cache"), "--jobs", jobs)
+    first = run_json(capsys, *args)[1]
+    second = run_json(capsys, *args)[1]  # warm cache: facts come from the cache
+    assert first == second
+    lines = sorted({i["message"].split("): ", 1)[1] for i in first})
+    assert lines == ["Comments are closed on this blog.", "[Archive](https://blog.example.org/archive)"]
+    assert not any(i["path"] == "other.md" for i in first)
+    assert len(first) == 40
+
+
+def test_learn_writes_a_pack_that_works(proj, capsys):
+    site_notes(proj, 6)
+    assert main(["learn", ".", "-o", "learned.yaml"]) == 0
+    assert "2 candidate lines from 1 sites" in capsys.readouterr().out
+    (proj / ".tidymark.yaml").write_text("rule-packs: [learned.yaml]\nselect: [LRN]\nunsafe-fixes: true\n",
+                                         encoding="utf-8")
+    code, items = run_json(capsys, "check", ".", "--no-cache")
+    assert code == 1 and {i["code"] for i in items} == {"LRN001"}
+    assert len(items) == 13  # 2 lines x 6 posts + the same sentence in other.md (a review would drop it)
+    main(["fix", "post00.md", "--no-cache", "-q"])
+    text = (proj / "post00.md").read_text(encoding="utf-8")
+    assert "Comments are closed" not in text and "Paragraph 2 of the story0 article" in text
