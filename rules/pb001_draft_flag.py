@@ -95,6 +95,10 @@ class DraftFlag(Rule):
         if fm is None or fm.error is not None:
             return
         if fm.kind == "yaml":
+            o = self.options
+            keys = {k.lower() for k in (*o.draft_keys, *o.published_keys, *o.status_keys)}
+            if not any(str(k).lower() in keys for k in fm.values):
+                return  # none of the keys: no need for positions (composing is the slow part)
             for e in fm.top():
                 if not e.is_scalar:
                     continue
