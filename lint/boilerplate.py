@@ -433,6 +433,10 @@ class LinkInfo:
 
 
 def link_info(doc, span: Span) -> LinkInfo:
+    raw = doc.text[span.start:span.end]
+    if "](" not in raw and "]:" not in raw and "<" not in raw:
+        # no link, image, definition, <img> or autolink can start here: skip the look-ups
+        return LinkInfo(0, 0, not has_letters(residue(doc, span, [])))
     items = inlines_in(doc, span)
     rest = residue(doc, span, items)
     links = sum(1 for e in items if e.kind == "link")
@@ -470,26 +474,46 @@ class Body:
     """Top-level blocks of a document's body with prose flags and positions."""
 
     def __init__(self, doc):
-        # no reference to ``doc`` is kept: bodies are cached in a WeakKeyDictionary keyed by it
+        # Only a weak reference to ``doc`` is kept (bodies are cached in a WeakKeyDictionary
+        # keyed by it).  Classifying blocks as prose is the expensive part, so it happens on
+        # the first question about position: documents without any candidate never pay it.
+        self._doc = weakref.ref(doc)
         self._lines = doc.lines
         self.blocks = doc.blocks
         self._norms: dict[int, str] = {}
+        self._line0 = [b.line0 for b in self.blocks]
+        self._classified = False
+
+    def _classify_all(self) -> None:
+        if self._classified:
+            return
+        doc = self._doc()
         n = len(self.blocks)
-        self.prose = [False] * n
-        self.weight = [0] * n
+        self._prose = [False] * n
+        self._weight = [0] * n
         for i, b in enumerate(self.blocks):
-            self.prose[i], self.weight[i] = self._classify(doc, b)
-        # prose_before[i]: a prose block among blocks[:i]; prose_after[i]: among blocks[i+1:]
+            self._prose[i], self._weight[i] = self._classify(doc, b)
+        # before[i]: a prose block among blocks[:i]; after[i]: among blocks[i+1:]
         self._before = [False] * (n + 1)
         for i in range(n):
-            self._before[i + 1] = self._before[i] or self.prose[i]
+            self._before[i + 1] = self._before[i] or self._prose[i]
         self._after = [False] * (n + 1)
         for i in range(n - 1, -1, -1):
-            self._after[i] = self._after[i + 1] or self.prose[i]
+            self._after[i] = self._after[i + 1] or self._prose[i]
         self._cum = [0] * (n + 1)
         for i in range(n):
-            self._cum[i + 1] = self._cum[i] + self.weight[i]
-        self._line0 = [b.line0 for b in self.blocks]
+            self._cum[i + 1] = self._cum[i] + self._weight[i]
+        self._classified = True
+
+    @property
+    def prose(self) -> list[bool]:
+        self._classify_all()
+        return self._prose
+
+    @property
+    def weight(self) -> list[int]:
+        self._classify_all()
+        return self._weight
 
     def norm(self, line0: int) -> str:
         """:func:`normalize` of 0-based line ``line0`` (memoised)."""
@@ -535,14 +559,17 @@ class Body:
         return -1
 
     def prose_before(self, i: int) -> bool:
+        self._classify_all()
         return self._before[i]
 
     def prose_after(self, i: int) -> bool:
+        self._classify_all()
         return self._after[i + 1]
 
     @property
     def has_prose(self) -> bool:
         """Without any prose the body has no head or tail to speak of."""
+        self._classify_all()
         return self._before[-1]
 
     def in_head(self, i: int) -> bool:
@@ -553,6 +580,7 @@ class Body:
 
     def fraction(self, i: int) -> float:
         """How far into the body block ``i`` starts, by visible text (0 … 1)."""
+        self._classify_all()
         total = self._cum[-1]
         return self._cum[i] / total if total else 0.0
 
