@@ -9,6 +9,7 @@ from tidymark.clipper import SOURCE_URL_KEYS, norm_url
 from tidymark.diagnostics import Severity
 from tidymark.project import ProjectRule
 
+SAMPLE = 64
 _WORDS = re.compile(r"[\W_]+", re.UNICODE)
 _READ_ORIGINAL = re.compile(r"^\[(?:Read Original|Original)\]\((https?://[^)\s]+)\)\s*$", re.M)
 
@@ -73,8 +74,11 @@ class DuplicateArticle(ProjectRule):
             if b.kind in ("paragraph", "blockquote"):
                 t = _WORDS.sub("", doc.block_text(b).lower())
                 if len(t) >= 40:
-                    paras.append(hashlib.sha1(t.encode()).hexdigest()[:16])
-        return {"url": url, "paras": sorted(set(paras))[:400]}
+                    paras.append(int.from_bytes(hashlib.sha1(t.encode()).digest()[:6], "big"))
+        # A bottom-k sketch: the SAMPLE smallest paragraph hashes.  The same paragraphs give
+        # the same hashes in every note, so shared sketches estimate shared paragraphs while
+        # the facts kept per note (and the memory of a whole-folder run) stay bounded.
+        return {"url": url, "paras": sorted(set(paras))[:SAMPLE], "n": len(set(paras))}
 
     def check_project(self, facts):
         groups: dict[str, set[str]] = defaultdict(set)
@@ -96,14 +100,17 @@ class DuplicateArticle(ProjectRule):
             if len(f["paras"]) >= self.options.min_paragraphs:
                 for h in f["paras"]:
                     index[h].append(key)
+        # Candidate pairs share a paragraph that is rare in the folder; a paragraph found in
+        # many notes is boilerplate (or a versioned copy of a docs page), not an article,
+        # and would make the pair count grow quadratically.
         shared = defaultdict(int)
         for keys in index.values():
-            if 1 < len(keys) <= 50:  # a paragraph in many notes is boilerplate, not an article
+            if 1 < len(keys) <= 8:
                 for i, a in enumerate(keys):
                     for b in keys[i + 1:]:
                         shared[(a, b)] += 1
         for (a, b), n in shared.items():
-            sa, sb = len(facts[a]["paras"]), len(facts[b]["paras"])
+            sa, sb = len(facts[a]["paras"]), len(facts[b]["paras"])  # sketch sizes (≤ SAMPLE)
             if n / max(1, min(sa, sb)) >= self.options.min_similarity and n / max(sa, sb) >= 0.5:
                 for x, y in ((a, b), (b, a)):
                     groups[x].add(y)
