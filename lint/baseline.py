@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -22,8 +23,12 @@ class BaselineError(Exception):
     pass
 
 
+# line numbers in messages ("(line 12)") move with edits above the problem
+_LINE_REF = re.compile(r"\blines? \d+(?:\s*[-–]\s*\d+)?")
+
+
 def fingerprint(code: str, flagged: str, message: str) -> str:
-    basis = " ".join(flagged.split()) if flagged.strip() else message
+    basis = " ".join(flagged.split()) if flagged.strip() else _LINE_REF.sub("line #", message)
     return hashlib.sha256(f"{code}\0{basis}".encode()).hexdigest()[:20]
 
 

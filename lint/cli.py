@@ -52,6 +52,14 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     perf.add_argument("-j", "--jobs", type=int, default=0, metavar="N", help="worker processes (default: one per core)")
     p.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false", default=None,
                    help="also check files ignored by .gitignore")
+    # --- scale-out engines (tidymark.adapters.engine_cli; docs/scaling-out.md) -----------------
+    eng = p.add_argument_group("engine")
+    eng.add_argument("--engine", choices=("local", "ray", "dask"), default="local",
+                     help="local (default: a process pool), ray or dask (needs the tidymark[ray] / [dask] extra)")
+    eng.add_argument("--output-dir", metavar="DIR_OR_URI", help="ray/dask: write Parquet results and a summary here")
+    eng.add_argument("--text-column", metavar="NAME", help="ray/dask: input is Parquet/JSON Lines; text column")
+    eng.add_argument("--id-column", metavar="NAME", help="ray/dask: id column of a Parquet/JSON Lines input")
+    # --- end of scale-out engines ----------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,6 +120,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_new_rule(args)
         if args.command == "learn":
             return cmd_learn(args)
+        # --- scale-out engines ---------------------------------------------------------------------
+        if getattr(args, "engine", "local") != "local":
+            from tidymark.adapters.engine_cli import run as run_engine
+
+            return run_engine(args, args.engine)
+        if getattr(args, "output_dir", None) or getattr(args, "text_column", None) or getattr(args, "id_column", None):
+            _err("--output-dir, --text-column and --id-column need --engine ray or --engine dask")
+            return EXIT_ERROR
+        # --- end of scale-out engines ----------------------------------------------------------
         return cmd_run(args)
     except KeyboardInterrupt:
         _err("interrupted")
@@ -255,7 +272,10 @@ def cmd_config(args) -> int:
 
     try:
         resolver = ConfigResolver(args.config)
-        settings = resolver.for_path(args.path if args.path.exists() else Path("."))
+        existing = args.path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent  # a path that does not exist yet: its nearest folder's config
+        settings = resolver.for_path(existing if existing.exists() else Path("."))
         rules = RuleBook().rules_for(settings)
     except ConfigError as exc:
         _err(str(exc))
@@ -429,8 +449,8 @@ def cmd_run(args) -> int:
             return EXIT_ERROR
     if summary["internal_errors"]:
         return EXIT_ERROR
-    if args.exit_zero:
-        return EXIT_OK
+    if args.exit_zero or args.write_baseline is not None:
+        return EXIT_OK  # recording a baseline is not a failing check
     if args.exit_non_zero_on_fix and mode == "fix" and summary["changed_files"]:
         return EXIT_PROBLEMS
     if mode == "diff" and summary["changed_files"]:
@@ -463,8 +483,8 @@ def _with_severity(d, overrides: dict):
 
     best = None
     for sel, level in overrides.items():
-        if sel == d.name or (_PREFIX.fullmatch(sel) and d.code.startswith(sel.upper())):
-            spec = 100 if sel == d.name else len(sel)
+        if sel.upper() == "ALL" or sel == d.name or (_PREFIX.fullmatch(sel) and d.code.startswith(sel.upper())):
+            spec = 0 if sel.upper() == "ALL" else (100 if sel == d.name else len(sel))
             if best is None or spec > best[0]:
                 best = (spec, level)
     return replace(d, severity=Severity.parse(best[1])) if best else d

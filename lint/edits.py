@@ -45,10 +45,33 @@ def remove_lines(doc: Document, first0: int, last0_exclusive: int) -> Edit:
     if not text_above:
         return Edit(lines.lines_span(first0, end), "")
     if not _blank(doc, last0_exclusive):
+        if not _same_block(doc, first0 - 1, last0_exclusive) and _would_merge(doc, first0 - 1, last0_exclusive):
+            # the lines separate two blocks that would run together (a heading between two
+            # paragraphs): leave a blank line between them
+            return Edit(lines.lines_span(first0, last0_exclusive), doc.newline)
         return Edit(lines.lines_span(first0, last0_exclusive), "")
     # ends a paragraph: take the newline before the lines instead of the one after
     return Edit(Span(lines.line_end(first0 - 1, with_newline=False),
                      lines.line_end(last0_exclusive - 1, with_newline=False)), "")
+
+
+def _same_block(doc: Document, a: int, b: int) -> bool:
+    """Do 0-based lines ``a`` and ``b`` belong to the same top-level block?"""
+    import bisect
+
+    blocks = doc.blocks
+    starts = [bl.line0 for bl in blocks]
+    i = bisect.bisect_right(starts, a) - 1
+    return i >= 0 and blocks[i].line0 <= a and b < blocks[i].line1
+
+
+def _would_merge(doc: Document, a: int, b: int) -> bool:
+    """Would 0-based lines ``a`` and ``b``, once adjacent, parse as one block?"""
+    from tidymark.markdown import parser
+
+    pair = f"{doc.lines.line_text(a)}\n{doc.lines.line_text(b)}\n"
+    tokens = parser(True).parse(pair)
+    return sum(1 for t in tokens if t.level == 0 and t.nesting >= 0) == 1
 
 
 def remove_span_lines(doc: Document, span: Span) -> Edit:

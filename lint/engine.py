@@ -366,6 +366,9 @@ def map_back(span: Span, edits: list[Edit]) -> Span:
             new_end = new_start + len(e.text)
             if pos < new_start or (pos == new_start and not is_end and len(e.text)):
                 break
+            if not e.text and pos == new_start:
+                # at a deletion: a start lies after the deleted text, an end before it
+                return e.span.start if is_end else e.span.end
             if pos <= new_end and (pos < new_end or is_end):
                 return e.span.end if is_end else e.span.start
             delta += len(e.text) - len(e.span)

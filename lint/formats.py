@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
+import re
+from collections import Counter
+from pathlib import Path, PurePath
+from urllib.parse import quote
 from xml.sax.saxutils import escape as xml_escape, quoteattr
 
 from tidymark.diagnostics import Severity
@@ -24,7 +27,47 @@ _GITLAB_SEVERITY = {Severity.ERROR: "major", Severity.WARNING: "minor", Severity
 
 
 def _uri(display: str) -> str:
+    """The path as shown to people and to GitHub / GitLab: relative, forward slashes."""
     return Path(display).as_posix()
+
+
+def _sarif_uri(display: str) -> str:
+    """A URI reference (RFC 3986) for SARIF: relative paths percent-encoded, so spaces,
+    ``%``, ``#`` and non-ASCII letters are legal and a ``:`` cannot read as a scheme."""
+    p = PurePath(display)
+    if p.is_absolute():
+        return Path(display).as_uri()
+    return quote(p.as_posix(), safe="/")
+
+
+# Engine diagnostics are not rules; SARIF consumers still want a description and help text.
+_ENGINE_HELP = {
+    "TM001": ("unreadable-file", "File could not be read or decoded",
+              "The file could not be read or is not UTF-8 text (binary, UTF-16, another encoding), or "
+              "it is too large, a broken symlink or not a regular file. It was skipped and never written."),
+    "TM002": ("internal-error", "A rule failed on this file",
+              "A rule raised an exception or broke the rule contract on this file. The other rules "
+              "and files were still checked; please report it with the file that triggers it."),
+    "TM003": ("fix-discarded", "Fixes were discarded",
+              "The fixes for this file were not applied because they would have broken the front "
+              "matter, removed more than the `max-removal` budget, or did not converge."),
+}
+
+
+def _fingerprints(result) -> list[str]:
+    """One fingerprint per diagnostic of a file, unique within the run.
+
+    Stable across edits elsewhere in the file (path, code and the flagged text); the n-th
+    repeat of an identical problem in the same file gets its occurrence number mixed in.
+    """
+    seen: Counter = Counter()
+    out = []
+    for d in result.diagnostics:
+        base = _fingerprint(result.display, d, result.text)
+        n = seen[base]
+        seen[base] += 1
+        out.append(base if n == 0 else hashlib.sha256(f"{base}\0{n}".encode()).hexdigest()[:32])
+    return out
 
 
 def _rule_meta() -> dict:
@@ -44,16 +87,20 @@ class SarifReporter(Reporter):
 
     def file(self, result) -> None:
         lines = LineIndex(result.text) if result.text is not None else None
-        for d in result.diagnostics:
+        uri = _sarif_uri(result.display)
+        for d, fp in zip(result.diagnostics, _fingerprints(result)):
             if d.code not in self.used:
                 self.used[d.code] = len(self.used)
+            start_line, start_col = max(d.line, 1), max(d.column, 1)
+            end_line = max(d.end_line, start_line)
+            end_col = max(d.end_column, 1) if end_line > start_line else max(d.end_column, start_col)
             loc = {"physicalLocation": {
-                "artifactLocation": {"uri": _uri(result.display), "uriBaseId": "%SRCROOT%"},
-                "region": {"startLine": max(d.line, 1), "startColumn": max(d.column, 1),
-                           "endLine": max(d.end_line, 1), "endColumn": max(d.end_column, 1)}}}
+                "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                "region": {"startLine": start_line, "startColumn": start_col,
+                           "endLine": end_line, "endColumn": end_col}}}
             item = {"ruleId": d.code, "ruleIndex": self.used[d.code], "level": _SARIF_LEVEL[d.severity],
                     "message": {"text": d.message}, "locations": [loc],
-                    "partialFingerprints": {"tidymark/v1": _fingerprint(result.display, d, result.text)}}
+                    "partialFingerprints": {"tidymark/v1": fp}}
             if d.fix is not None and lines is not None:
                 reps = []
                 for e in d.fix.edits:
@@ -62,8 +109,7 @@ class SarifReporter(Reporter):
                     reps.append({"deletedRegion": {"startLine": l1, "startColumn": c1, "endLine": l2, "endColumn": c2},
                                  "insertedContent": {"text": e.text}})
                 item["fixes"] = [{"description": {"text": f"{d.fix.title} ({d.fix.applicability.label})"},
-                                  "artifactChanges": [{"artifactLocation": {"uri": _uri(result.display),
-                                                                            "uriBaseId": "%SRCROOT%"},
+                                  "artifactChanges": [{"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
                                                        "replacements": reps}]}]
             self.results.append(item)
 
@@ -75,8 +121,10 @@ class SarifReporter(Reporter):
         for code, _ in sorted(self.used.items(), key=lambda kv: kv[1]):
             info = meta.get(code)
             if info is None:  # engine diagnostics (unreadable file, internal error)
-                rules.append({"id": code, "shortDescription": {"text": code},
-                              "defaultConfiguration": {"level": "error"}})
+                name, short, text = _ENGINE_HELP.get(code, (code.lower(), code, code))
+                rules.append({"id": code, "name": name, "shortDescription": {"text": short},
+                              "fullDescription": {"text": text}, "help": {"text": text, "markdown": text},
+                              "defaultConfiguration": {"level": "error"}, "properties": {"tags": ["TM"]}})
                 continue
             c = info.cls
             doc = c.documentation()
@@ -127,8 +175,25 @@ class ConciseReporter(Reporter):
             self.out.write(f"{result.display}:{d.line}:{d.column}: {d.code} {mark}{d.message}\n")
 
 
+_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(s: str) -> str:
+    """Text that XML 1.0 can carry: characters it forbids become U+FFFD."""
+    return xml_escape(_XML_INVALID.sub("\ufffd", s))
+
+
+def _xml_attr(s: str) -> str:
+    return quoteattr(_XML_INVALID.sub("\ufffd", s))
+
+
 class JunitReporter(Reporter):
-    """One <testcase> per file; each diagnostic is a <failure> of it."""
+    """One <testcase> per file; each diagnostic is a <failure> of it (an <error> for a file
+    tidymark could not process: TM001-TM003).
+
+    The ``failures`` and ``errors`` attributes count test cases, as the JUnit schema says:
+    a file with an engine error counts as an error, any other file with problems as a failure.
+    """
 
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
@@ -137,18 +202,24 @@ class JunitReporter(Reporter):
         self.errors = 0
 
     def file(self, result) -> None:
-        name = quoteattr(_uri(result.display))
+        from tidymark.engine import ENGINE_CODES
+
+        name = _xml_attr(_uri(result.display))
         if not result.diagnostics:
             self.cases.append(f'    <testcase classname="tidymark" name={name} file={name}/>')
             return
         body = []
+        has_error = False
         for d in result.diagnostics:
-            tag = "error" if d.code.startswith("TM00") else "failure"
-            self.errors += tag == "error"
+            tag = "error" if d.code in ENGINE_CODES else "failure"
+            has_error |= tag == "error"
             msg = f"{d.code} {d.message}"
-            body.append(f"      <{tag} message={quoteattr(msg)} type={quoteattr(d.code)}>"
-                        f"{xml_escape(f'{result.display}:{d.line}:{d.column}: {msg}')}</{tag}>")
-        self.failures += 1 if any("<failure" in b for b in body) else 0
+            body.append(f"      <{tag} message={_xml_attr(msg)} type={_xml_attr(d.code)}>"
+                        f"{_xml_text(f'{_uri(result.display)}:{d.line}:{d.column}: {msg}')}</{tag}>")
+        if has_error:
+            self.errors += 1
+        else:
+            self.failures += 1
         self.cases.append(f'    <testcase classname="tidymark" name={name} file={name}>\n'
                           + "\n".join(body) + "\n    </testcase>")
 
@@ -171,13 +242,16 @@ class GitlabReporter(Reporter):
         self.items: list[dict] = []
 
     def file(self, result) -> None:
-        for d in result.diagnostics:
+        for d, fp in zip(result.diagnostics, _fingerprints(result)):
+            begin = max(d.line, 1)
             self.items.append({
+                "type": "issue",
                 "description": f"{d.code} {d.message}",
                 "check_name": f"{d.code} {d.name}",
-                "fingerprint": _fingerprint(result.display, d, result.text),
+                "categories": ["Style"],
+                "fingerprint": fp,
                 "severity": _GITLAB_SEVERITY[d.severity],
-                "location": {"path": _uri(result.display), "lines": {"begin": d.line, "end": d.end_line}},
+                "location": {"path": _uri(result.display), "lines": {"begin": begin, "end": max(d.end_line, begin)}},
             })
 
     def finish(self, summary: dict) -> None:

@@ -85,6 +85,9 @@ class TextReporter(Reporter):
         if s["unsafe_fixable"]:
             w(f"{s['unsafe_fixable']} hidden fix{'es' * (s['unsafe_fixable'] != 1)} can be enabled with "
               f"`--unsafe-fixes`.\n")
+        if s.get("baselined"):
+            n = s["baselined"]
+            w(f"{n} known problem{'s' * (n != 1)} hidden by the baseline.\n")
 
 
 class JsonReporter(Reporter):

@@ -85,6 +85,9 @@ class RuleBook:
                 if not registry.validate_selector(sel, table):
                     raise ConfigError(f"{settings.describe()}: `{key.replace('_', '-')}` names unknown rule "
                                       f"or prefix {sel!r}")
+        for sel in settings.severity:
+            if sel.upper() != "ALL" and not registry.validate_selector(sel, table):
+                raise ConfigError(f"{settings.describe()}: `severity` names unknown rule or prefix {sel!r}")
         for pattern, codes in settings.per_file_ignores:
             for sel in codes:
                 if not registry.validate_selector(sel, table):
