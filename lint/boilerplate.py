@@ -122,12 +122,25 @@ def check_languages(langs: Iterable[str], what: str) -> None:
                            f"available: {', '.join(languages())}")
 
 
-@dataclass(frozen=True)
 class Matcher:
-    """One lexicon category: exact phrases plus a combined regular expression."""
+    """One lexicon category: exact phrases plus a combined regular expression.
 
-    phrases: frozenset[str]
-    regex: re.Pattern | None
+    The expression is compiled on first use: a run that never meets a candidate line (most
+    one-file pre-commit runs) does not pay for compiling every lexicon.
+    """
+
+    __slots__ = ("phrases", "_source", "_regex")
+
+    def __init__(self, phrases: frozenset[str], regex: "re.Pattern | str | None"):
+        self.phrases = phrases
+        self._source = regex.pattern if isinstance(regex, re.Pattern) else regex
+        self._regex = regex if isinstance(regex, re.Pattern) else None
+
+    @property
+    def regex(self) -> "re.Pattern | None":
+        if self._regex is None and self._source is not None:
+            self._regex = re.compile(self._source)
+        return self._regex
 
     def full(self, norm: str) -> bool:
         """Is the whole normalised text one of the phrases or patterns?"""
@@ -142,7 +155,7 @@ class Matcher:
         return bool(text) and self.regex is not None and self.regex.search(text) is not None
 
     def __bool__(self) -> bool:
-        return bool(self.phrases) or self.regex is not None
+        return bool(self.phrases) or self._source is not None
 
 
 @lru_cache(maxsize=256)
@@ -161,8 +174,7 @@ def matcher(category: str, langs: tuple[str, ...] = (), extra_phrases: tuple[str
     patterns.extend(extra_patterns)
     phrases = [p for p in dict.fromkeys(phrases) if p]
     alts = [re.escape(p) for p in sorted(phrases, key=len, reverse=True)] + [f"(?:{p})" for p in patterns]
-    regex = re.compile("|".join(alts)) if alts else None
-    return Matcher(frozenset(phrases), regex)
+    return Matcher(frozenset(phrases), "|".join(alts) if alts else None)
 
 
 def terms(category: str, langs: tuple[str, ...] = (), extra: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -462,8 +474,8 @@ def _boilerplate_line() -> Matcher:
     mats = [matcher(c) for c in ("recommendation", "recommendation_weak", "call_to_action",
                                  "call_to_action_template", "call_to_action_end", "republication", "scaffolding")]
     phrases = frozenset().union(*(m.phrases for m in mats))
-    regex = re.compile("|".join(f"(?:{m.regex.pattern})" for m in mats if m.regex is not None))
-    return Matcher(phrases, regex)
+    regex = "|".join(f"(?:{m._source})" for m in mats if m._source is not None)
+    return Matcher(phrases, regex or None)
 
 
 def is_boilerplate_line(norm: str) -> bool:

@@ -692,10 +692,10 @@ def default_table_path() -> Path:
 
 @lru_cache(maxsize=8)
 def _load_file(path: str) -> SchemeTable:
-    from ruamel.yaml import YAML
+    import yaml  # the C loader: this table is read at every start-up
 
     with open(path, encoding="utf-8") as fh:
-        data = YAML(typ="safe").load(fh)
+        data = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return parse_table(data, source=path)
 
 
