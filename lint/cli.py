@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from collections import Counter
+from concurrent.futures import BrokenExecutor
 from pathlib import Path
 from typing import Sequence
 
@@ -75,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(f)
     f.add_argument("--diff", action="store_true", help="print a unified diff of the fixes and write nothing")
     f.add_argument("--show-fixes", action="store_true", help="list the fixes applied to each file")
+    f.add_argument("--backup", type=Path, metavar="DIR",
+                   help="keep the originals of changed files in DIR (default: a journal in the cache folder)")
+    f.add_argument("--no-backup", action="store_true", help="keep no journal of the originals (no `tidymark undo`)")
+    u = sub.add_parser("undo", help="restore the files a fix run changed (the latest run unless named)")
+    u.add_argument("run", nargs="?", metavar="RUN_ID|DIR", help="a run id from `undo --list`, or a --backup folder")
+    u.add_argument("--list", action="store_true", help="list the fix runs that can be undone")
+    u.add_argument("--dry-run", action="store_true", help="say what would be restored, change nothing")
+    u.add_argument("--cache-dir", type=Path, metavar="DIR", help="cache folder holding the journal "
+                   "(default: as configured, else ./.tidymark_cache)")
     r = sub.add_parser("rules", help="list every rule")
     r.add_argument("--format", choices=("table", "md", "json"), default="table")
     one = sub.add_parser("rule", help="show a rule's documentation")
@@ -106,6 +116,7 @@ def _err(msg: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
+    args.argv = list(argv) if argv is not None else sys.argv[1:]
     if args.command is None:
         ap.print_help(sys.stderr)
         return EXIT_ERROR
@@ -116,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_rule(args.code)
         if args.command == "config":
             return cmd_config(args)
+        if args.command == "undo":
+            return cmd_undo(args)
         if args.command == "new-rule":
             return cmd_new_rule(args)
         if args.command == "learn":
@@ -320,7 +333,7 @@ def cmd_run(args) -> int:
     from tidymark.files import Walker
     from tidymark.formats import FORMATS, NEEDS_TEXT
     from tidymark.output import REPORTERS, stream_is_tty
-    from tidymark.pipeline import RunOptions, run
+    from tidymark.pipeline import RunOptions, RunState, run
     from tidymark.registry import RegistryError
     from tidymark.runner import FileResult, RuleBook
 
@@ -350,8 +363,13 @@ def cmd_run(args) -> int:
     writer = Baseline(args.write_baseline) if args.write_baseline else None
     keep_text = fmt in NEEDS_TEXT or baseline is not None or writer is not None or args.report is not None
     cache_dir = args.cache_dir or top.cache_dir
+    journal_dir, backup_error = _journal_dir(args, mode, cache_dir)
+    if backup_error:
+        _err(backup_error)
+        return EXIT_ERROR
     opts = RunOptions(mode=mode, config=args.config, cli=cli, jobs=args.jobs, cache_dir=cache_dir,
-                      use_cache=args.use_cache, keep_text=keep_text, report=args.report is not None)
+                      use_cache=args.use_cache, keep_text=keep_text, report=args.report is not None,
+                      journal=journal_dir)
     cwd = Path.cwd()
     items: list[tuple[Path, str]] = []
     results_pre: dict[int, FileResult] = {}
@@ -364,6 +382,7 @@ def cmd_run(args) -> int:
             display = os.path.relpath(path, cwd) if path.is_absolute() else str(path)
         except ValueError:
             display = str(path)
+        display = _printable(display)
         if problem is not None:
             diag = _replace(engine_diagnostic(IO_ERROR, problem), line=1, column=1, end_line=1, end_column=1)
             results_pre[len(items)] = FileResult(path, display, [diag], error=problem)
@@ -377,10 +396,13 @@ def cmd_run(args) -> int:
     report_files: list[dict] = []
     facts_by_file: dict[str, tuple[Path, dict]] = {}
     progress = _Progress(len(items), args.progress)
+    state = RunState()
+    stream = None
+    untallied = None  # a result received but not yet counted (for the message of an interrupted run)
     try:
-        stream = run([it for i, it in enumerate(items) if i not in results_pre], opts)
+        stream = run([it for i, it in enumerate(items) if i not in results_pre], opts, state)
         for i in range(len(items)):
-            result = results_pre[i] if i in results_pre else next(stream)
+            result = untallied = results_pre[i] if i in results_pre else next(stream)
             progress.update()
             settings = resolver.for_path(result.path)
             if settings.severity:
@@ -390,6 +412,7 @@ def cmd_run(args) -> int:
             if baseline is not None:
                 summary["baselined"] += baseline.filter(result)
             _tally(summary, result, threshold, fail_on)
+            untallied = None
             if args.report is not None:
                 from tidymark.report import file_entry
 
@@ -409,10 +432,25 @@ def cmd_run(args) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         progress.close()
-        _err(f"interrupted after {summary['files']} of {len(items)} files "
-             f"({summary['changed_files']} changed; every file is either unchanged or completely fixed)")
+        if stream is not None:
+            stream.close()  # the workers stop at a file boundary; what they finished is counted below
+        late = state.unreported + ([untallied] if untallied is not None else [])
+        done = summary["files"] + len(late)
+        changed = summary["changed_files"] + sum(1 for r in late if r.changed)
+        saved = _finish_journal(journal_dir, args, complete=False)
+        undo = f"; `tidymark undo` restores the {saved} changed files" if saved else ""
+        _err(f"interrupted after {done} of {len(items)} files ({changed} changed; every file is either "
+             f"unchanged or completely fixed{undo})")
         return 130
+    except BrokenExecutor as exc:
+        progress.close()
+        saved = _finish_journal(journal_dir, args, complete=False)
+        undo = f"; `tidymark undo` restores the {saved} changed files" if saved else ""
+        _err(f"a worker process died ({exc}); files it had finished were written whole, the others were not "
+             f"changed{undo}")
+        return EXIT_ERROR
     progress.close()
+    saved = _finish_journal(journal_dir, args, complete=True)
     if facts_by_file:
         _project_pass(book, top, facts_by_file, summary, reporter, threshold, fail_on, baseline,
                       mode != "diff" or fmt != "text")
@@ -433,6 +471,9 @@ def cmd_run(args) -> int:
                 reporter.out.write("Fixes applied:\n" + "".join(fixed_lines))
             if mode == "fix" and summary["changed_files"]:
                 reporter.out.write(_closing(summary))
+            if saved:
+                reporter.out.write(f"The originals of the {saved} changed files are kept in "
+                                   f"{_printable(str(journal_dir))}; `tidymark undo` restores them.\n")
     else:
         reporter.finish(summary)
     if args.statistics:
@@ -456,6 +497,119 @@ def cmd_run(args) -> int:
     if mode == "diff" and summary["changed_files"]:
         return EXIT_PROBLEMS
     return EXIT_PROBLEMS if summary["failing"] else EXIT_OK
+
+
+def _printable(name: str) -> str:
+    """A path as it can be printed: undecodable bytes and control characters escaped."""
+    if name.isprintable():
+        return name
+    out = []
+    for c in name:
+        if "\udc80" <= c <= "\udcff":  # a byte of a file name that is not UTF-8
+            out.append(f"\\x{ord(c) - 0xDC00:02x}")
+        elif not c.isprintable():
+            out.append(c.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def _journal_dir(args, mode: str, cache_dir: Path | None) -> tuple[Path | None, str | None]:
+    """The journal folder of a fix run (None: no journal), or an error message."""
+    from tidymark import journal
+    from tidymark.cache import CACHE_DIR_NAME
+
+    if mode != "fix":
+        return None, None
+    backup = getattr(args, "backup", None)
+    if getattr(args, "no_backup", False):
+        if backup is not None:
+            return None, "--backup and --no-backup cannot be used together"
+        return None, None
+    if backup is not None:
+        if backup.exists() and not backup.is_dir():
+            return None, f"--backup {backup}: not a folder"
+        if (backup / journal.MANIFEST).exists() or (backup / journal.ENTRIES).exists():
+            return None, (f"--backup {backup} already holds the journal of another fix run; "
+                          f"name an empty or new folder")
+        return backup.absolute(), None
+    root = journal.journal_root(cache_dir or Path.cwd() / CACHE_DIR_NAME)
+    return (root / journal.new_run_id()).absolute(), None
+
+
+def _finish_journal(journal_dir: Path | None, args, *, complete: bool) -> int:
+    """Write the run's manifest and prune old runs; returns how many files it holds."""
+    from tidymark import journal
+
+    if journal_dir is None:
+        return 0
+    try:
+        saved = journal.Journal(journal_dir).finish(command=["tidymark", *args.argv], complete=complete)
+    except journal.JournalError as exc:
+        _err(str(exc))
+        return 0
+    if saved and getattr(args, "backup", None) is None:
+        journal.prune(journal_dir.parent)
+    return saved
+
+
+def cmd_undo(args) -> int:
+    from tidymark import journal
+    from tidymark.cache import CACHE_DIR_NAME
+    from tidymark.config import ConfigError, ConfigResolver
+
+    cache_dir = args.cache_dir
+    if cache_dir is None:
+        try:
+            cache_dir = ConfigResolver().for_dir(Path(".")).cache_dir
+        except ConfigError as exc:
+            _err(str(exc))
+            return EXIT_ERROR
+    root = journal.journal_root(cache_dir or Path.cwd() / CACHE_DIR_NAME)
+    if args.list:
+        runs = journal.list_runs(root)
+        if not runs:
+            sys.stdout.write(f"No fix runs to undo in {root}.\n")
+            return EXIT_OK
+        for r in reversed(runs):
+            state = f"undone {r.undone}" if r.undone else ("interrupted" if not r.complete else "can be undone")
+            sys.stdout.write(f"{r.run_id}  {len(r.entries):>5} files  {state}  {' '.join(r.command)}\n")
+        return EXIT_OK
+    try:
+        if args.run is None:
+            runs = [r for r in journal.list_runs(root) if not r.undone]
+            if not runs:
+                _err(f"no fix run to undo in {root} (`tidymark undo --list` lists the runs)")
+                return EXIT_ERROR
+            run = runs[-1]
+        else:
+            named = Path(args.run)
+            if named.is_dir() and ((named / journal.MANIFEST).exists() or (named / journal.ENTRIES).is_dir()):
+                run = journal.load_run(named)
+            elif (root / args.run).is_dir():
+                run = journal.load_run(root / args.run)
+            else:
+                _err(f"{args.run} is neither a run in {root} nor a --backup folder "
+                     f"(`tidymark undo --list` lists the runs)")
+                return EXIT_ERROR
+    except journal.JournalError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    out = journal.undo(run, dry_run=args.dry_run)
+    verb = "Would restore" if args.dry_run else "Restored"
+    for p in out.restored:
+        sys.stdout.write(f"{verb} {_printable(p)}\n")
+    for p, why in out.skipped:
+        sys.stdout.write(f"Kept {_printable(p)}: {why}\n")
+    for p, why in out.failed:
+        sys.stdout.write(f"Failed {_printable(p)}: {why}\n")
+    sys.stdout.write(f"{verb} {len(out.restored)} of {len(run.entries)} files of run {run.run_id}"
+                     + (f"; {len(out.already)} already as before" if out.already else "")
+                     + (f"; {len(out.skipped)} edited or deleted since, left as they are" if out.skipped else "")
+                     + (f"; {len(out.failed)} failed" if out.failed else "") + ".\n")
+    if out.failed:
+        return EXIT_ERROR
+    return EXIT_PROBLEMS if out.skipped else EXIT_OK
 
 
 def _project_pass(book, settings, facts_by_file, summary, reporter, threshold, fail_on, baseline, show) -> None:

@@ -46,6 +46,7 @@ class Settings:
     output_format: str | None = None
     cache_dir: Path | None = None
     max_removal: float = 0.30
+    rule_timeout: float = 10.0   # seconds one rule may take on one file (0: no limit)
     rule_packs: tuple[Path, ...] = ()
     local_rules: tuple[Path, ...] = ()
 
@@ -115,6 +116,12 @@ def _fraction(value: Any, where: str, key: str) -> float:
     return float(value)
 
 
+def _seconds(value: Any, where: str, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 86400:
+        raise ConfigError(f"{where}: `{key}` must be a number of seconds (0 for no limit), got {value!r}")
+    return float(value)
+
+
 def _path(value: Any, where: str, key: str) -> Path:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: `{key}` must be a path string, got {value!r}")
@@ -138,6 +145,7 @@ KEYS = {
     "output-format": ("output_format", _format),
     "cache-dir": ("cache_dir", _path),
     "max-removal": ("max_removal", _fraction),
+    "rule-timeout": ("rule_timeout", _seconds),
     "rule-packs": ("rule_packs", lambda v, w, k: tuple(Path(p) for p in _strs(v, w, k))),
     "local-rules": ("local_rules", lambda v, w, k: tuple(Path(p) for p in _strs(v, w, k))),
 }

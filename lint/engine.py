@@ -8,7 +8,11 @@ fix:    check, apply every non-overlapping fix at or above the applicability thr
 
 from __future__ import annotations
 
+import bisect
 import re
+import signal
+import threading
+import time
 import traceback
 from dataclasses import dataclass, field, replace
 
@@ -35,20 +39,77 @@ class RuleContractError(Exception):
     pass
 
 
+class RuleTimeout(BaseException):
+    """Raised inside a rule that ran past ``rule-timeout`` (a BaseException, so that a rule's
+    own ``except Exception`` cannot swallow it)."""
+
+
+class _TimeLimit:
+    """A one-shot SIGALRM timer around one rule call.
+
+    Only in the main thread of a process (signals are delivered there; the CLI and its
+    worker processes run rules in their main thread); elsewhere there is no limit.  A timer
+    that was already running (the caller's own) is put back afterwards.
+    """
+
+    __slots__ = ("seconds", "active", "old_handler", "old_timer", "started")
+
+    def __init__(self, seconds: float | None):
+        self.seconds = seconds
+        self.active = False
+        self.old_handler = None
+        self.old_timer = (0.0, 0.0)
+        self.started = 0.0
+
+    def _on_alarm(self, signum, frame) -> None:
+        if self.active:
+            self.active = False
+            raise RuleTimeout()
+
+    def start(self) -> None:
+        if (not self.seconds or self.seconds <= 0 or not hasattr(signal, "setitimer")
+                or threading.current_thread() is not threading.main_thread()):
+            return
+        self.old_handler = signal.signal(signal.SIGALRM, self._on_alarm)
+        self.started = time.monotonic()
+        self.active = True
+        self.old_timer = signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def stop(self) -> None:
+        if self.old_handler is None:
+            return
+        self.active = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self.old_handler)
+        self.old_handler = None
+        delay, interval = self.old_timer
+        if delay:
+            left = delay - (time.monotonic() - self.started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), interval)
+
+
 def _validate(rule: Rule, d: Diagnostic, doc: Document) -> Diagnostic:
     n = len(doc.text)
     if not isinstance(d, Diagnostic):
         raise RuleContractError(f"returned {type(d).__name__}, not a Diagnostic")
+    if not isinstance(d.span, Span):
+        raise RuleContractError(f"diagnostic span is a {type(d.span).__name__}, not a Span")
+    if not isinstance(d.message, str):
+        raise RuleContractError(f"diagnostic message is a {type(d.message).__name__}, not a str")
     if d.span.end > n:
         raise RuleContractError(f"diagnostic span {d.span.start}-{d.span.end} is outside the document (length {n})")
     fix = d.fix
     if fix is not None:
         if rule.fix_availability is FixAvailability.NONE:
             raise RuleContractError("rule declares no fixes but returned one")
+        if not isinstance(fix, Fix):
+            raise RuleContractError(f"fix is a {type(fix).__name__}, not a Fix")
         if not fix.edits:
             raise RuleContractError("fix has no edits")
         prev = None
         for e in fix.edits:
+            if not isinstance(e, Edit) or not isinstance(e.span, Span) or not isinstance(e.text, str):
+                raise RuleContractError(f"fix has an edit that is not an Edit(Span, str): {e!r:.80}")
             if e.span.end > n:
                 raise RuleContractError(f"edit {e.span.start}-{e.span.end} is outside the document (length {n})")
             if prev is not None and e.span.start < prev.span.end:
@@ -85,9 +146,18 @@ def _prefilter(rule: Rule) -> "re.Pattern":
     return pat
 
 
-def _run_rule(rule: Rule, doc: Document) -> list[Diagnostic]:
+def _run_rule(rule: Rule, doc: Document, timeout: float | None = None) -> list[Diagnostic]:
+    limit = _TimeLimit(timeout)
     try:
-        return [_validate(rule, d, doc) for d in rule.check(doc) or ()]
+        limit.start()
+        try:
+            return [_validate(rule, d, doc) for d in rule.check(doc) or ()]
+        finally:
+            limit.stop()
+    except RuleTimeout:
+        limit.stop()
+        return [engine_diagnostic(INTERNAL_ERROR, f"rule {rule.code} ({rule.name}) did not finish within "
+                                                  f"{timeout:g} s (`rule-timeout`) and was stopped")]
     except RuleContractError as exc:
         return [engine_diagnostic(INTERNAL_ERROR, f"rule {rule.code} ({rule.name}) broke the rule contract: {exc}")]
     except RecursionError:
@@ -98,10 +168,11 @@ def _run_rule(rule: Rule, doc: Document) -> list[Diagnostic]:
         return [engine_diagnostic(INTERNAL_ERROR, f"rule {rule.code} ({rule.name}) raised {type(exc).__name__}: {exc}{where}")]
 
 
-def check_document(doc: Document, rules: list[Rule]) -> list[Diagnostic]:
+def check_document(doc: Document, rules: list[Rule], *, timeout: float | None = None) -> list[Diagnostic]:
     """Run every rule on ``doc``, drop what inline suppressions silence, locate the rest.
 
-    A rule that raises becomes an internal-error diagnostic naming it; the other rules go on.
+    A rule that raises, breaks the rule contract or runs longer than ``timeout`` seconds
+    becomes an internal-error diagnostic naming it; the other rules go on.
     """
     from tidymark import suppress
 
@@ -114,7 +185,7 @@ def check_document(doc: Document, rules: list[Rule]) -> list[Diagnostic]:
             continue
         if rule.needs_any and _prefilter(rule).search(text) is None:
             continue
-        out.extend(_run_rule(rule, doc))
+        out.extend(_run_rule(rule, doc, timeout))
     fm = doc.front_matter
     if "tidymark-" in text or (fm is not None and "tidymark" in fm.content):
         sup = doc.memo("suppressions", lambda: suppress.parse(doc))
@@ -131,7 +202,7 @@ def check_document(doc: Document, rules: list[Rule]) -> list[Diagnostic]:
         out = kept
     doc.memo("selected", lambda: tuple((r.code, r.name) for r in rules))
     for rule in last:
-        out.extend(_run_rule(rule, doc))
+        out.extend(_run_rule(rule, doc, timeout))
     out = [_locate(doc, d) for d in out]
     out.sort(key=Diagnostic.sort_key)
     return out
@@ -154,17 +225,35 @@ def select_fixes(diags: list[Diagnostic], threshold: Applicability) -> list[Diag
              and d.fix.applicability > Applicability.DISPLAY_ONLY]
     cands.sort(key=lambda d: (d.fix.span.start, d.fix.span.end, d.code))
     taken: list[Diagnostic] = []
+    # the edits taken so far, sorted: they never conflict with each other, so an edit can only
+    # conflict with the one taken just before it and those starting inside it (linear, not
+    # quadratic, in the number of fixes: a note may carry tens of thousands of them)
+    starts: list[int] = []
     applied: list[Edit] = []
     seen: set[tuple] = set()
+
+    def clashes(e: Edit) -> bool:
+        i = bisect.bisect_left(starts, e.span.start)
+        for j in range(max(0, i - 2), len(applied)):
+            a = applied[j]
+            if a.span.start > e.span.end:
+                break
+            if _conflicts(e, a):
+                return True
+        return False
+
     for d in cands:
         key = d.fix.edits
         if key in seen:
             continue
-        if any(_conflicts(e, a) for e in d.fix.edits for a in applied):
+        if any(clashes(e) for e in d.fix.edits):
             continue
         seen.add(key)
         taken.append(d)
-        applied.extend(d.fix.edits)
+        for e in d.fix.edits:
+            i = bisect.bisect_right(starts, e.span.start)
+            starts.insert(i, e.span.start)
+            applied.insert(i, e)
     return taken
 
 
@@ -244,19 +333,34 @@ def visible_chars(text: str) -> int:
     return len(_NOT_PROSE.sub("", text))
 
 
+def _failed_rules(diags: list[Diagnostic]) -> list[Diagnostic]:
+    return [d for d in diags if d.code == INTERNAL_ERROR[0]]
+
+
+def _nothing_applied(d: Diagnostic) -> Diagnostic:
+    return replace(d, message=f"{d.message}; no fix was applied to this file")
+
+
 def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Applicability.SAFE,
                  unfixable: frozenset[str] = frozenset(), max_passes: int = MAX_PASSES,
-                 guard: Guard | None = Guard()) -> FixOutcome:
+                 guard: Guard | None = Guard(), *, timeout: float | None = None) -> FixOutcome:
     """Apply fixes until the text stops changing.
 
     Never returns a text whose front matter no longer parses, that lost more than the
     deletion budget, or whose untouched blocks changed structure: in those cases nothing
-    is applied and the outcome carries a diagnostic saying why.
+    is applied and the outcome carries a diagnostic saying why.  Nor when a rule failed
+    (raised, broke the rule contract, ran past ``timeout`` seconds) on the original or on
+    any intermediate text: a broken rule may have missed what keeps another fix safe, so the
+    file is left as it is and the failure is reported, naming the rule.
     """
     original = doc
     current = doc
     applied: list[Diagnostic] = []
-    diags = check_document(current, rules)
+    diags = check_document(current, rules, timeout=timeout)
+    first = diags
+    failed = _failed_rules(diags)
+    if failed:
+        return FixOutcome(original.text, [_nothing_applied(d) if d.code == INTERNAL_ERROR[0] else d for d in diags])
     fm0 = original.front_matter
     fm_ok_before = fm0 is not None and fm0.closed and fm0.error is None
     history = {current.text}
@@ -278,15 +382,15 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
             if fm is None or not fm.closed or fm.error is not None:
                 codes = ", ".join(sorted({d.code for d in chosen}))
                 why = fm.error.message if fm is not None and fm.error is not None else "front matter disappeared"
-                return _discard(original, rules, n, FIX_DISCARDED,
+                return _discard(original, first, n, FIX_DISCARDED,
                                 f"fixes by {codes} would break the front matter ({why}); no fix was applied to this file")
         if text in history:  # the fixes undo each other
-            return _not_converged(original, rules, chosen, n)
+            return _not_converged(original, first, chosen, n)
         if guard is not None and guard.verify and not any(d.code in restructuring for d in chosen):
             broken = _changed_blocks(current, nxt, chosen)
             if broken is not None:
                 line, codes = broken
-                return _discard(original, rules, n, INTERNAL_ERROR,
+                return _discard(original, first, n, INTERNAL_ERROR,
                                 f"fixes by {codes} changed the structure of untouched text at line {line}; "
                                 f"no fix was applied to this file")
         history.add(text)
@@ -297,11 +401,17 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
         pass_edits.append(sorted(edits))
         applied.extend(chosen)
         current = nxt
-        diags = check_document(current, rules)
+        diags = check_document(current, rules, timeout=timeout)
+        failed = _failed_rules(diags)
+        if failed:  # a rule fails on the fixed text: keep the original, report the failure
+            return FixOutcome(original.text, first, [], n,
+                              [_locate(original, _nothing_applied(replace(d, message=f"{d.message} (on the text "
+                                                                                        f"after fix pass {n})")))
+                               for d in failed])
     if outcome is None:
         pending = [d for d in select_fixes(diags, threshold) if d.code not in unfixable]
         if pending:
-            return _not_converged(original, rules, pending, max_passes)
+            return _not_converged(original, first, pending, max_passes)
         outcome = FixOutcome(current.text, diags, applied, max_passes, pass_edits=pass_edits,
                              applied_pass=applied_pass)
     if guard is None or not outcome.applied:
@@ -310,16 +420,18 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
     if removed > guard.min_chars and removed > guard.max_removal * body:
         codes = ", ".join(sorted({d.code for d in outcome.applied if d.fix.kind in _REMOVALS}))
         share = removed / body if body else 1.0
-        return _discard(original, rules, outcome.passes, FIX_DISCARDED,
+        return _discard(original, first, outcome.passes, FIX_DISCARDED,
                         f"fixes by {codes} would remove {share:.0%} of the body's text ({removed:,} of {body:,} "
                         f"characters), over the {guard.max_removal:.0%} budget (`max-removal`); "
                         f"no fix was applied to this file")
     return outcome
 
 
-def _discard(original: Document, rules: list[Rule], passes: int, kind: tuple[str, str], message: str) -> FixOutcome:
+def _discard(original: Document, first: list[Diagnostic], passes: int, kind: tuple[str, str],
+             message: str) -> FixOutcome:
+    """Nothing applied: the original text, its diagnostics (``first``) and the reason."""
     problem = engine_diagnostic(kind, message)
-    return FixOutcome(original.text, check_document(original, rules), [], passes, [_locate(original, problem)])
+    return FixOutcome(original.text, first, [], passes, [_locate(original, problem)])
 
 
 def _changed_blocks(before: Document, after: Document, applied: list[Diagnostic]) -> tuple[int, str] | None:
@@ -334,8 +446,18 @@ def _changed_blocks(before: Document, after: Document, applied: list[Diagnostic]
     starts = [t.start for t in touched]
 
     def overlaps(span: Span) -> bool:
-        i = bisect.bisect_left(starts, span.end)
-        return any(t.start < span.end and span.start < t.end for t in touched[max(0, i - 64):i])
+        # the edits of one pass never overlap, so walking back from the last edit that starts
+        # before the block's end can stop at the first one that ends before the block starts
+        j = bisect.bisect_left(starts, span.end) - 1
+        while j >= 0:
+            t = touched[j]
+            if span.start < t.end:
+                if t.start < span.end:
+                    return True
+            else:
+                return False
+            j -= 1
+        return False
 
     def key(doc: Document, b) -> tuple[str, str]:
         return b.kind, doc.text[b.span.start:b.span.end].strip()
@@ -378,7 +500,8 @@ def map_back(span: Span, edits: list[Edit]) -> Span:
     return Span(min(a, b), max(a, b))
 
 
-def _not_converged(original: Document, rules: list[Rule], pending: list[Diagnostic], passes: int) -> FixOutcome:
+def _not_converged(original: Document, first: list[Diagnostic], pending: list[Diagnostic],
+                   passes: int) -> FixOutcome:
     codes = ", ".join(sorted({d.code for d in pending}))
-    return _discard(original, rules, passes, FIX_DISCARDED,
+    return _discard(original, first, passes, FIX_DISCARDED,
                     f"fixes did not converge after {passes} passes (rules: {codes}); no fix was applied to this file")

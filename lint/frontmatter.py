@@ -34,6 +34,51 @@ _KEY_LINE = re.compile(r"^[ \t]*[\w\"'-][^:\n]{0,80}:(?:[ \t]|$)")
 
 # Maximum nesting walked when listing entries (hostile documents nest thousands deep).
 MAX_DEPTH = 64
+# Front matter longer than this is not parsed (the position-keeping YAML composer is pure
+# Python, about 100 KB a second on dense YAML); real front matter is a few kilobytes.
+MAX_CONTENT = 128 * 1024
+# At most this many values once aliases are expanded: an "alias bomb" (billion laughs) is a
+# few lines that expand to billions of values, which any rule walking them would hang on.
+MAX_VALUES = 100_000
+
+
+class _Unreadable(Exception):
+    """The front matter is refused before or after loading (too large, alias bomb)."""
+
+
+def _expanded_size(data: Any, limit: int) -> int:
+    """How many values ``data`` holds with every shared (aliased) value counted each time.
+
+    Stops counting past ``limit``; a collection that contains itself counts as ``limit + 1``.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack:
+        node, done = stack.pop()
+        if not isinstance(node, (dict, list)):
+            continue
+        key = id(node)
+        children = list(node.keys()) + list(node.values()) if isinstance(node, dict) else node
+        if done:
+            active.discard(key)
+            total = 1
+            for c in children:
+                total += sizes.get(id(c), 1) if isinstance(c, (dict, list)) else 1
+                if total > limit:
+                    break
+            sizes[key] = min(total, limit + 1)
+            if total > limit:
+                return limit + 1
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            return limit + 1  # recursive structure: infinite when expanded
+        active.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if isinstance(c, (dict, list)) and id(c) not in sizes)
+    return sizes.get(id(data), 1)
 
 
 @dataclass(frozen=True)
@@ -128,31 +173,49 @@ class FrontMatter:
     # Values come from the fast C reader; ruamel.yaml's composer (pure Python, slower) runs
     # only when a rule needs positions, or to word a syntax error precisely.
     @cached_property
+    def _too_large(self) -> bool:
+        return len(self.content_span) > MAX_CONTENT
+
+    @cached_property
     def _load(self) -> tuple[Any, Exception | None]:
         if not self.closed:
             return None, None
+        if self._too_large:
+            return None, _Unreadable(f"front matter is {len(self.content_span):,} characters long, over the "
+                                     f"{MAX_CONTENT:,} tidymark reads; it was not checked")
         try:
             if self.kind == "toml":
-                return tomllib.loads(self.content), None
-            if self.kind == "json":
-                return json.loads(self.content), None
-            from frontmatter.default_handlers import YAMLHandler
+                data = tomllib.loads(self.content)
+            elif self.kind == "json":
+                data = json.loads(self.content)
+            else:
+                from frontmatter.default_handlers import YAMLHandler
 
-            return YAMLHandler().load(self.content), None
+                data = YAMLHandler().load(self.content)
         except RecursionError as exc:
             return None, exc
         except Exception as exc:  # noqa: BLE001 - reported as a diagnostic, never raised
             return None, exc
+        if _expanded_size(data, MAX_VALUES) > MAX_VALUES:
+            return None, _Unreadable(f"front matter holds more than {MAX_VALUES:,} values once its aliases are "
+                                     f"expanded (an alias bomb?); it was not read")
+        return data, None
 
     @cached_property
     def _composed(self) -> tuple[Any, FrontMatterError | None]:
         if not self.closed or self.kind != "yaml":
             return None, None
+        if isinstance(self._load[1], _Unreadable):
+            return None, FrontMatterError(str(self._load[1]), Span(self.span.start, self.span.start + 3))
         from ruamel.yaml import YAML
         from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+        import warnings
+
         try:
-            node = YAML(typ="rt").compose(self.content)
+            with warnings.catch_warnings():  # e.g. a reused anchor: legal YAML, not the user's business here
+                warnings.simplefilter("ignore")
+                node = YAML(typ="rt").compose(self.content)
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             offset = self.content_span.start + (mark.index if mark is not None else 0)
@@ -186,6 +249,8 @@ class FrontMatter:
             return None
         if isinstance(exc, RecursionError):
             return FrontMatterError("front matter is nested too deeply to read", self.content_span)
+        if isinstance(exc, _Unreadable):
+            return FrontMatterError(str(exc), Span(self.span.start, self.span.start + 3))
         if self.kind == "toml":
             return FrontMatterError(f"invalid TOML front matter: {exc}", self.content_span)
         if self.kind == "json":
@@ -252,7 +317,9 @@ class FrontMatter:
                     line0 = lines.line_of(k0)
                     lstart = lines.line_start(line0)
                     starts_line = text[lstart:k0].strip() == ""
-                    end_line = lines.line_of(v1)
+                    # an empty value (`key:`) has its marks where the next token starts,
+                    # often the next line: the entry is the key's line only
+                    end_line = lines.line_of(v1) if v1 > v0 else line0
                     if v1 > v0 and lines.line_start(end_line) == v1:
                         lend = v1  # block values end at the start of the next line
                     else:

@@ -16,6 +16,12 @@ from functools import lru_cache
 from tidymark.source import Span
 
 
+# Deeper blocks (lists in lists, quotes in quotes) are left unparsed: markdown-it recurses
+# once or twice per level, so a hostile note nested thousands deep would otherwise exhaust
+# Python's stack.  Real notes stay far below this.
+MAX_NESTING = 100
+
+
 @lru_cache(maxsize=None)
 def parser(block_only: bool = True):
     """A shared CommonMark parser with GFM tables and strikethrough.
@@ -26,7 +32,7 @@ def parser(block_only: bool = True):
     """
     from markdown_it import MarkdownIt
 
-    md = MarkdownIt("commonmark", {"maxNesting": 10_000}).enable(["table", "strikethrough"])
+    md = MarkdownIt("commonmark", {"maxNesting": MAX_NESTING}).enable(["table", "strikethrough"])
     if block_only:
         md.disable("inline")
         try:

@@ -4,11 +4,19 @@ Files are processed in worker processes (one per core) when there are more than 
 handful of them, serially otherwise; results always come back in the order of the
 (sorted) file list, so output is stable.  Each worker builds its configuration resolver,
 its rules and its cache handle once, not per file.
+
+A fix run saves each file's original bytes in the run's journal before replacing it
+(see ``tidymark.journal``).  Interrupting a run (Ctrl-C) never leaves a file half-written:
+worker processes ignore SIGINT and stop at the next file boundary when the main process
+tells them to, and in a serial run the interrupt is held back while a file is replaced.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -16,7 +24,8 @@ from typing import Iterable, Iterator
 from tidymark.cache import CACHE_DIR_NAME, ResultCache, rules_fingerprint
 from tidymark.config import ConfigResolver
 from tidymark.diagnostics import Applicability
-from tidymark.engine import IO_ERROR, Guard, check_document, engine_diagnostic, fix_document
+from tidymark.engine import INTERNAL_ERROR, IO_ERROR, Guard, check_document, engine_diagnostic, fix_document
+from tidymark.journal import Journal, JournalError
 from tidymark.project import ProjectRule, collect_facts
 from tidymark.runner import FileResult, RuleBook, read_document, unified_diff, write_atomic
 from tidymark.source import DecodeError, encode
@@ -34,6 +43,39 @@ class RunOptions:
     use_cache: bool = True
     keep_text: bool = False             # results carry the text (for edit positions in reports)
     report: bool = False                # results carry the removed blocks (HTML report)
+    journal: Path | None = None         # fix: the run's journal folder (None: no backups)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C arrived while a file was being replaced: it was held back until the file was
+    written whole, and carries that file's result (so the run can count it)."""
+
+    def __init__(self, result: FileResult):
+        super().__init__()
+        self.result = result
+
+
+@contextmanager
+def _hold_interrupt(held: list[int]):
+    """Hold back Ctrl-C (SIGINT) until the block is done, so a file is replaced whole or not at all.
+
+    A held Ctrl-C is left in ``held`` for the caller to raise once it has its result.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.getsignal(signal.SIGINT)
+    if not callable(old):  # ignored (worker processes), or the default action
+        yield
+        return
+    signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+        if held and old is not signal.default_int_handler:
+            held.clear()
+            old(signal.SIGINT, None)
 
 
 class Worker:
@@ -44,6 +86,7 @@ class Worker:
         self.resolver = ConfigResolver(opts.config, opts.cli)
         self.book = RuleBook()
         self.cache = ResultCache(opts.cache_dir or Path.cwd() / CACHE_DIR_NAME) if opts.use_cache else None
+        self.journal = Journal(opts.journal) if opts.journal is not None and opts.mode == "fix" else None
         self._fps: dict[tuple, str] = {}
 
     def _fingerprint(self, rules) -> str:
@@ -83,10 +126,11 @@ class Worker:
             res.text = doc.text
         unfixable = frozenset(r.code for r in rules if any(
             s == r.name or r.code.startswith(s.upper()) for s in settings.unfixable))
+        timeout = settings.rule_timeout or None
         if mode == "check" or (cached is not None and not any(
                 d.fix is not None and d.fix.applicability >= threshold and d.code not in unfixable for d in cached)):
-            res.diagnostics = cached if cached is not None else check_document(doc, rules)
-            if cached is None and key is not None:
+            res.diagnostics = cached if cached is not None else check_document(doc, rules, timeout=timeout)
+            if cached is None and key is not None and not _failed(res.diagnostics):
                 self.cache.put(key, res.diagnostics, res.facts)
             if self.opts.report:
                 from tidymark.report import removals
@@ -94,7 +138,8 @@ class Worker:
                 res.removals = removals(doc.text, [(d, [e.span for e in d.fix.edits])
                                                    for d in res.diagnostics if d.fix is not None], threshold)
             return res
-        out = fix_document(doc, rules, threshold, unfixable, guard=Guard(max_removal=settings.max_removal))
+        out = fix_document(doc, rules, threshold, unfixable, guard=Guard(max_removal=settings.max_removal),
+                           timeout=timeout)
         if self.opts.report:
             from tidymark.report import removals
 
@@ -104,7 +149,7 @@ class Worker:
         if self.opts.keep_text:
             res.text = out.text
         if out.text == doc.text:
-            if key is not None and not out.problems:
+            if key is not None and not out.problems and not _failed(out.diagnostics):
                 self.cache.put(key, out.diagnostics, res.facts)
             return res
         new = encode(out.text, doc.bom)
@@ -113,21 +158,52 @@ class Worker:
         if mode == "diff":
             res.diff = unified_diff(display, doc.text, out.text)
             return res
+        held: list[int] = []
         try:
-            write_atomic(path, new, raw)
-        except OSError as exc:
-            msg = f"cannot write fixes: {exc.strerror or exc}"
-            res.diagnostics = [engine_diagnostic(IO_ERROR, msg)] + check_document(doc, rules)
+            with _hold_interrupt(held):
+                self._write(path, display, new, raw)
+        except (OSError, JournalError) as exc:
+            msg = f"cannot write fixes: {exc}" if isinstance(exc, JournalError) else \
+                f"cannot write fixes: {exc.strerror or exc}"
             res.applied, res.changed, res.error, res.bytes_removed = [], False, msg, 0
             if self.opts.keep_text:
                 res.text = doc.text
+            if held:
+                res.diagnostics = [engine_diagnostic(IO_ERROR, msg)]
+                raise Interrupted(_at_start(res)) from None
+            res.diagnostics = [engine_diagnostic(IO_ERROR, msg)] + check_document(doc, rules, timeout=timeout)
             return _at_start(res)
+        if held:
+            raise Interrupted(res)
         if self.cache is not None and not out.problems:
             from tidymark.document import Document
 
             new_facts = collect_facts(Document(out.text, path), project) if project else {}
             self.cache.put(self.cache.key(new, self._fingerprint(rules)), out.diagnostics, new_facts)
         return res
+
+
+    def _write(self, path: Path, display: str, new: bytes, raw: bytes) -> None:
+        """Save the original in the journal (flushed to disk), then replace the file."""
+        if self.journal is None:
+            write_atomic(path, new, raw)
+            return
+        real = os.path.realpath(path)
+        try:
+            mode = os.stat(real).st_mode & 0o7777
+        except OSError:
+            mode = 0o644
+        self.journal.save(real, display, raw, new, mode)
+        try:
+            write_atomic(path, new, raw)
+        except BaseException:
+            self.journal.forget(real)
+            raise
+
+
+def _failed(diags) -> bool:
+    """A rule failed (TM002): not cached, since a time-out depends on the machine's load."""
+    return any(d.code == INTERNAL_ERROR[0] for d in diags)
 
 
 def _at_start(res: FileResult) -> FileResult:
@@ -139,15 +215,47 @@ def _at_start(res: FileResult) -> FileResult:
 
 
 _WORKER: Worker | None = None
+_STOP = None
 
 
-def _init(opts: RunOptions) -> None:
-    global _WORKER
+def _init(opts: RunOptions, stop=None) -> None:
+    global _WORKER, _STOP
+    # Ctrl-C reaches every process of the terminal's process group: workers ignore it and
+    # finish the file they are on; the main process tells them to stop (``stop``).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _STOP = stop
     _WORKER = Worker(opts)
 
 
 def _task(item: tuple[str, str]) -> FileResult:
     return _WORKER.process(Path(item[0]), item[1])  # type: ignore[union-attr]
+
+
+def _chunk_task(items: list[tuple[str, str]]) -> list[FileResult]:
+    """Process a chunk of files, stopping at a file boundary when the run is interrupted."""
+    out = []
+    for item in items:
+        if _STOP is not None and _STOP.is_set():
+            break
+        out.append(_task(item))
+    return out
+
+
+@dataclass
+class RunState:
+    """What an interrupted run got done beyond the results it yielded."""
+
+    unreported: list[FileResult] = field(default_factory=list)
+
+
+def _collect_unreported(futures, taken: int, state: RunState) -> None:
+    for i, f in enumerate(futures):
+        if f.cancelled() or not f.done() or f.exception() is not None:
+            continue
+        results = f.result()
+        if i == 0:
+            results = results[taken:] if taken >= 0 else []
+        state.unreported.extend(results)
 
 
 def job_count(requested: int, n_files: int) -> int:
@@ -158,8 +266,13 @@ def job_count(requested: int, n_files: int) -> int:
     return max(1, min(jobs, n_files))
 
 
-def run(items: Iterable[tuple[Path, str]], opts: RunOptions) -> Iterator[FileResult]:
-    """Process (path, display) pairs; yields results in the given order."""
+def run(items: Iterable[tuple[Path, str]], opts: RunOptions, state: RunState | None = None) -> Iterator[FileResult]:
+    """Process (path, display) pairs; yields results in the given order.
+
+    When the consumer stops early (Ctrl-C, or closing the generator), the workers stop at
+    the next file boundary, and the results of files they finished but that were not
+    yielded are put in ``state.unreported``.
+    """
     items = list(items)
     jobs = job_count(opts.jobs, len(items))
     worker_cache = None
@@ -167,18 +280,39 @@ def run(items: Iterable[tuple[Path, str]], opts: RunOptions) -> Iterator[FileRes
         worker = Worker(opts)
         worker_cache = worker.cache
         for path, display in items:
-            yield worker.process(path, display)
+            try:
+                res = worker.process(path, display)
+            except Interrupted as exc:
+                if state is not None:
+                    state.unreported.append(exc.result)
+                raise
+            yield res
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
+        ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else multiprocessing.get_context()
+        stop = ctx.Event()
         chunk = max(1, min(64, len(items) // (jobs * 8)))
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init, initargs=(opts,)) as pool:
+        chunks = [[(str(p), d) for p, d in items[i:i + chunk]] for i in range(0, len(items), chunk)]
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init,
+                                 initargs=(opts, stop)) as pool:
+            futures = [pool.submit(_chunk_task, c) for c in chunks]
+            current, taken = 0, 0
             try:
-                yield from pool.map(_task, [(str(p), d) for p, d in items], chunksize=chunk)
+                for current, fut in enumerate(futures):
+                    taken = 0
+                    for res in fut.result():
+                        taken += 1
+                        yield res
+                    taken = -1
             except BaseException:
+                stop.set()
+                for f in futures:
+                    f.cancel()
                 pool.shutdown(wait=True, cancel_futures=True)
+                if state is not None:
+                    _collect_unreported(futures[current:], taken, state)
                 raise
     if opts.use_cache:
         cache = worker_cache or ResultCache(opts.cache_dir or Path.cwd() / CACHE_DIR_NAME)

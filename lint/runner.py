@@ -9,6 +9,7 @@ since it was checked, it is left alone and reported.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -160,13 +161,29 @@ def read_document(path: Path, settings: Settings) -> Document:
     return doc
 
 
+def _same_content(path: Path, expected: bytes) -> None:
+    """Raise OSError unless ``path`` still holds exactly ``expected``."""
+    try:
+        with open(path, "rb") as fh:
+            current = fh.read(len(expected) + 1)
+    except FileNotFoundError:
+        raise OSError(errno.ENOENT, "the file was deleted while tidymark was working on it; not written") from None
+    if current != expected:
+        raise OSError(errno.EBUSY, "the file changed on disk while tidymark was working on it; not overwritten")
+
+
 def write_atomic(path: Path, data: bytes, expected_original: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically unless it changed since it was read."""
+    """Replace ``path`` with ``data`` atomically unless it changed since it was read.
+
+    The new content goes to a temporary file in the same folder (fsync'd, with the file's
+    mode and, where permitted, its owner); the file is compared with ``expected_original``
+    once more right before the rename, so a newer version written meanwhile (or a deletion)
+    is never overwritten.  On any failure the temporary file is removed and the original is
+    untouched.
+    """
     # replace the file a symlink points to, never the link itself
     path = Path(os.path.realpath(path))
-    with open(path, "rb") as fh:
-        if fh.read() != expected_original:
-            raise OSError("file changed on disk while tidymark was working on it; not overwritten")
+    _same_content(path, expected_original)
     st = os.stat(path)
     directory = path.parent
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tidymark-tmp", dir=directory)
@@ -176,6 +193,13 @@ def write_atomic(path: Path, data: bytes, expected_original: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        tst = os.stat(tmp)
+        if (tst.st_uid, tst.st_gid) != (st.st_uid, st.st_gid):
+            try:
+                os.chown(tmp, st.st_uid, st.st_gid)
+            except OSError:
+                pass  # not permitted: the file becomes the writer's, as with any editor
+        _same_content(path, expected_original)
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -15,7 +15,7 @@ def test_every_key_is_validated():
             "exclude": ["x/"], "extend-exclude": ["y/"], "unsafe-fixes": True, "unfixable": ["FM001"],
             "respect-gitignore": False, "max-file-size": 10, "rules": {"FM001": {"keep": "last"}},
             "severity": {"PB": "Warning"}, "fail-on": "error", "output-format": "sarif", "cache-dir": "/tmp/c",
-            "max-removal": 0.5, "rule-packs": ["p.yaml"], "local-rules": ["r/"]}
+            "max-removal": 0.5, "rule-packs": ["p.yaml"], "local-rules": ["r/"], "rule-timeout": 5}
     assert set(good) == set(KEYS), "a new config key needs a test value here and a README entry"
     s = apply_table(Settings(), good, "t.yaml")
     assert s.select == ("FM",) and s.ignore == ("PB001",) and s.extend_select == ("PB",)
@@ -27,12 +27,12 @@ def test_every_key_is_validated():
     assert s.severity == {"PB": "warning"} and s.fail_on == "error" and s.output_format == "sarif"
     assert s.cache_dir == Path("/tmp/c") and s.max_removal == 0.5
     assert s.rule_packs == (Path.cwd() / "p.yaml",) or s.rule_packs[0].name == "p.yaml"
-    assert s.local_rules[0].name == "r"
+    assert s.local_rules[0].name == "r" and s.rule_timeout == 5
     bad = {"select": 1, "ignore": [1], "extend-select": {"a": 1}, "per-file-ignores": ["a"],
            "exclude": 3.5, "extend-exclude": None, "unsafe-fixes": "true", "unfixable": 7,
            "respect-gitignore": 1, "max-file-size": "big", "rules": {"FM001": "last"},
            "severity": {"PB": "fatal"}, "fail-on": "never", "output-format": "xml", "cache-dir": 3,
-           "max-removal": 2, "rule-packs": 5, "local-rules": [3]}
+           "max-removal": 2, "rule-packs": 5, "local-rules": [3], "rule-timeout": "soon"}
     assert set(bad) == set(KEYS)
     for key, value in bad.items():
         with pytest.raises(ConfigError) as exc:
