@@ -43,6 +43,7 @@ class RunOptions:
     use_cache: bool = True
     keep_text: bool = False             # results carry the text (for edit positions in reports)
     report: bool = False                # results carry the removed blocks (HTML report)
+    warm_checked: bool = False          # the cache was already consulted in the main process
     journal: Path | None = None         # fix: the run's journal folder (None: no backups)
 
 
@@ -95,6 +96,31 @@ class Worker:
         if fp is None:
             fp = self._fps[key] = rules_fingerprint(rules)
         return fp
+
+    def cached(self, path: Path, display: str) -> FileResult | None:
+        """The check result of an unchanged file straight from the cache, or None.
+
+        Cheap (read, hash, one small JSON file): a warm run answers every unchanged file
+        this way in the main process, without starting workers.
+        """
+        if self.cache is None or self.opts.mode != "check" or self.opts.report:
+            return None
+        settings = self.resolver.for_path(path)
+        rules = self.book.rules_for_file(settings, path)
+        try:
+            doc = read_document(path, settings)
+        except (DecodeError, OSError):
+            return None  # reported by the normal path
+        hit = self.cache.get(self.cache.key(doc.raw, self._fingerprint(rules)))  # type: ignore[attr-defined]
+        if hit is None:
+            return None
+        res = FileResult(path, display)
+        res.diagnostics, res.facts = hit
+        if any(isinstance(r, ProjectRule) for r in rules) and not res.facts:
+            return None
+        if self.opts.keep_text:
+            res.text = doc.text
+        return res
 
     def process(self, path: Path, display: str) -> FileResult:
         mode = self.opts.mode
@@ -266,6 +292,24 @@ def job_count(requested: int, n_files: int) -> int:
     return max(1, min(jobs, n_files))
 
 
+def _run_warm_first(items: list[tuple[Path, str]], opts: RunOptions, state: RunState | None) -> Iterator[FileResult]:
+    """Answer cached files in this process first; only the others go to the workers."""
+    from dataclasses import replace
+
+    local = Worker(opts)
+    hits: dict[int, FileResult] = {}
+    misses: list[int] = []
+    for i, (path, display) in enumerate(items):
+        res = local.cached(path, display)
+        if res is None:
+            misses.append(i)
+        else:
+            hits[i] = res
+    rest = run([items[i] for i in misses], replace(opts, warm_checked=True), state) if misses else iter(())
+    for i in range(len(items)):
+        yield hits[i] if i in hits else next(rest)
+
+
 def run(items: Iterable[tuple[Path, str]], opts: RunOptions, state: RunState | None = None) -> Iterator[FileResult]:
     """Process (path, display) pairs; yields results in the given order.
 
@@ -274,6 +318,10 @@ def run(items: Iterable[tuple[Path, str]], opts: RunOptions, state: RunState | N
     yielded are put in ``state.unreported``.
     """
     items = list(items)
+    if opts.use_cache and opts.mode == "check" and not opts.report and len(items) >= SERIAL_BELOW \
+            and not opts.warm_checked:
+        yield from _run_warm_first(items, opts, state)
+        return
     jobs = job_count(opts.jobs, len(items))
     worker_cache = None
     if jobs == 1:
