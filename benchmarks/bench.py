@@ -126,8 +126,8 @@ class Target:
     path_arg: str = "."
 
     def fresh_dir(self, name: str) -> Path:
-        d = Path(tempfile.mkdtemp(prefix=name + "-", dir=self.scratch))
-        return d
+        """A new empty folder in the scratch folder (e.g. a cold cache)."""
+        return Path(tempfile.mkdtemp(prefix=name + "-", dir=self.scratch))
 
 
 # --------------------------------------------------------------------------- running

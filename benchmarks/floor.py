@@ -45,24 +45,30 @@ def _parser(block_only: bool):
     return md
 
 
+def _make_parse(mode: str):
+    """A function that parses one document as ``mode`` asks (None for ``read``)."""
+    if mode == "read":
+        return None
+    import frontmatter
+
+    md = _parser(block_only=mode == "parse-block")
+
+    def parse(text: str) -> None:
+        try:
+            _, body = frontmatter.parse(text)
+        except Exception:  # invalid front matter: lint the whole text
+            body = text
+        md.parse(body)
+
+    return parse
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 2 or argv[0] not in ("read", "parse", "parse-block"):
         print(__doc__, file=sys.stderr)
         return 2
     mode, paths = argv[0], argv[1:]
-    parse = None
-    if mode != "read":
-        import frontmatter
-
-        md = _parser(block_only=mode == "parse-block")
-
-        def parse(text: str) -> None:
-            try:
-                _, body = frontmatter.parse(text)
-            except Exception:  # invalid front matter: lint the whole text
-                body = text
-            md.parse(body)
-
+    parse = _make_parse(mode)
     files = total = 0
     for path in paths:
         for name in markdown_files(path):
