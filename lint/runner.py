@@ -1,6 +1,6 @@
 """The per-file pipeline: read, decode, check or fix, write back atomically.
 
-``process_file`` is a pure function of (path, settings, mode); the CLI maps it over the
+:mod:`tidymark.pipeline` runs it per file (``Worker.process``); the CLI maps that over the
 discovered files.  A file is written only when its bytes change, through a temporary file
 in the same folder that replaces the original atomically, keeping the file's mode, BOM,
 newline style and final newline.  Before replacing, the file is read again: if it changed
@@ -225,45 +225,3 @@ def _io_error(message: str) -> Diagnostic:
     """A file-level TM001 diagnostic, positioned at 1:1 (positions are 1-based everywhere)."""
     return replace(engine_diagnostic(IO_ERROR, message), line=1, column=1, end_line=1, end_column=1)
 
-
-def process_file(path: Path, display: str, settings: Settings, rules: list[Rule], mode: str,
-                 threshold: Applicability = Applicability.SAFE) -> FileResult:
-    """Check (``mode='check'``), fix in place (``'fix'``) or preview fixes (``'diff'``)."""
-    res = FileResult(path, display)
-    try:
-        doc = read_document(path, settings)
-    except DecodeError as exc:
-        res.diagnostics = [_io_error(str(exc))]
-        res.error = str(exc)
-        return res
-    except OSError as exc:
-        msg = f"cannot read file: {exc.strerror or exc}"
-        res.diagnostics = [_io_error(msg)]
-        res.error = msg
-        return res
-    if mode == "check":
-        res.diagnostics = check_document(doc, rules)
-        res.text = doc.text
-        return res
-    unfixable = frozenset(i.code for i in rules if any(registry.matches(s, registry.RuleInfo(type(i), "builtin"))
-                                                        for s in settings.unfixable))
-    out = fix_document(doc, rules, threshold, unfixable)
-    res.diagnostics = out.problems + out.diagnostics
-    res.applied = out.applied
-    res.original, res.fixed = doc.text, out.text
-    res.text = out.text
-    if out.text != doc.text:
-        res.changed = True
-        if mode == "diff":
-            res.diff = unified_diff(display, doc.text, out.text)
-        else:
-            try:
-                write_atomic(path, encode(out.text, doc.bom), doc.raw)  # type: ignore[attr-defined]
-            except OSError as exc:
-                msg = f"cannot write fixes: {exc.strerror or exc}"
-                res.diagnostics = [_io_error(msg)] + check_document(doc, rules)
-                res.text = doc.text
-                res.applied = []
-                res.changed = False
-                res.error = msg
-    return res
