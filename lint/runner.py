@@ -20,11 +20,11 @@ import pathspec
 
 from tidymark import registry
 from tidymark.config import ConfigError, Settings
-from tidymark.diagnostics import Applicability, Diagnostic
+from tidymark.diagnostics import Diagnostic
 from tidymark.document import Document
-from tidymark.engine import IO_ERROR, check_document, engine_diagnostic, fix_document
+from tidymark.engine import IO_ERROR, engine_diagnostic
 from tidymark.rule import OptionsError, Rule
-from tidymark.source import DecodeError, decode, encode
+from tidymark.source import DecodeError, decode
 
 
 @dataclass
