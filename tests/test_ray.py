@@ -39,7 +39,7 @@ def test_map_batches_adapter(ray_session, engine_corpus, engine_expected, monkey
     monkeypatch.chdir(engine_corpus)
     ds = read_markdown(str(engine_corpus))  # a folder: whole files, path + bytes
     docs = ds.map_batches(TidymarkLinter, fn_constructor_kwargs={"discover": True}, batch_format="pyarrow",
-                          compute=ray_session.data.ActorPoolStrategy(min_size=1, max_size=2)).materialize()
+                          num_cpus=0.5, compute=ray_session.data.ActorPoolStrategy(size=2)).materialize()
     rows = sorted(docs.take_all(), key=lambda r: _rel(engine_corpus, r["id"]))
     assert len(rows) == len(engine_expected["original"])
     got = [to_cli_json({**d, "id": r["id"]}, _rel(engine_corpus, r["id"])) for r in rows for d in r["diagnostics"]]

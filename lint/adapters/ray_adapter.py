@@ -5,7 +5,7 @@
 
     ds = read_markdown("s3://bucket/notes/")              # whole files: path + bytes columns
     docs = ds.map_batches(TidymarkLinter, fn_constructor_kwargs={"config": "tidymark.yaml"},
-                          batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=8))
+                          batch_format="pyarrow", num_cpus=0.5, compute=ray.data.ActorPoolStrategy(size=8))
     # or: docs = lint_dataset(ds, config="tidymark.yaml")   (one actor per CPU of the cluster)
     docs.write_parquet("s3://bucket/tidymark/documents/")
 
@@ -24,9 +24,10 @@ from typing import Any, Sequence
 from tidymark.batch import BatchLinter, explode_diagnostics, lint_table
 
 MARKDOWN_EXTENSIONS = ("md", "markdown")
-# Reading is I/O: read tasks hold no CPU, so that one linter actor per CPU can run beside them
-# (a fixed pool of actors holding every CPU would otherwise leave none for the reads).
-READ_REMOTE_ARGS = {"num_cpus": 0}
+# One linter actor per CPU, each reserving half a logical CPU: a pool reserving every CPU would
+# leave none for the read tasks, and the run would wait for ever (Ray does not pin actors to
+# cores, so each actor still uses a whole core while the short reads fit in between).
+ACTOR_CPUS = 0.5
 
 __all__ = ["TidymarkLinter", "read_markdown", "read_table", "lint_dataset", "explode", "write_results"]
 
@@ -92,7 +93,6 @@ def read_markdown(source, *, file_extensions: Sequence[str] | None = MARKDOWN_EX
     """
     import ray.data
 
-    read_args.setdefault("ray_remote_args", READ_REMOTE_ARGS)
     return ray.data.read_binary_files(source, include_paths=True, file_extensions=
                                       list(file_extensions) if file_extensions else None, **read_args)
 
@@ -102,7 +102,6 @@ def read_table(source, fmt: str | None = None, **read_args):
     import ray.data
 
     fmt = fmt or table_format(source)
-    read_args.setdefault("ray_remote_args", READ_REMOTE_ARGS)
     if fmt == "parquet":
         return ray.data.read_parquet(source, **read_args)
     return ray.data.read_json(source, lines=True, **read_args)
@@ -115,7 +114,7 @@ def table_format(source) -> str:
 
 def lint_dataset(ds, *, concurrency: int | None = None, batch_size: int | None = 64,
                  id_column: str | None = None, data_column: str | None = None, keep: Sequence[str] = (),
-                 num_cpus: float = 1, **linter_kwargs):
+                 num_cpus: float = ACTOR_CPUS, **linter_kwargs):
     """``ds.map_batches(TidymarkLinter, ...)``: one row per document (see :class:`TidymarkLinter`).
 
     The configuration is validated here, on the driver, before any actor starts.
@@ -125,8 +124,8 @@ def lint_dataset(ds, *, concurrency: int | None = None, batch_size: int | None =
 
     BatchLinter(**linter_kwargs)  # raises ConfigError now rather than in every actor
     kwargs = dict(linter_kwargs, id_column=id_column, data_column=data_column, keep=tuple(keep))
-    size = concurrency or int(ray.cluster_resources().get("CPU", 1) // num_cpus)
-    # a fixed pool: one actor per CPU from the start (read with READ_REMOTE_ARGS, see above)
+    size = concurrency or int(ray.cluster_resources().get("CPU", 1))
+    # a fixed pool: one actor per CPU from the start (see ACTOR_CPUS)
     return ds.map_batches(TidymarkLinter, fn_constructor_kwargs=kwargs, batch_format="pyarrow",
                           batch_size=batch_size, num_cpus=num_cpus,
                           compute=ray.data.ActorPoolStrategy(size=max(1, size)))
