@@ -550,6 +550,12 @@ def _finish_journal(journal_dir: Path | None, args, *, complete: bool) -> int:
         return 0
     if saved and getattr(args, "backup", None) is None:
         journal.prune(journal_dir.parent)
+        ignore = journal_dir.parent.parent / ".gitignore"  # the cache folder is never committed
+        if not ignore.exists():
+            try:
+                ignore.write_text("# created by tidymark\n*\n", encoding="utf-8")
+            except OSError:
+                pass
     return saved
 
 

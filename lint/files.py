@@ -9,6 +9,7 @@ when they point inside the tree being walked.  The result is sorted and de-dupli
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Callable, Iterator
@@ -121,8 +122,12 @@ class Walker:
                 if f.is_symlink():
                     try:
                         target = f.resolve(strict=True)
-                    except (OSError, RuntimeError):
-                        found.append((f, "broken or looping symlink"))
+                    except RuntimeError:
+                        found.append((f, "symlink loop: the link leads back to itself"))
+                        continue
+                    except OSError as exc:
+                        found.append((f, "symlink loop: the link leads back to itself" if exc.errno == errno.ELOOP
+                                      else "broken symlink: its target does not exist"))
                         continue
                     if real_top not in target.parents:
                         continue
