@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 from tidymark.diagnostics import Edit
 from tidymark.document import Document
 from tidymark.edits import remove_lines
 from tidymark.markdown import Inline
-from tidymark.proxies import SchemeTable, Unwrapped, looks_proxied, unwrap
+from tidymark.diagnostics import Fix, FixKind
+from tidymark.proxies import SchemeTable, Unwrapped, load_schemes, looks_proxied, unwrap
+from tidymark.rule import Rule
 from tidymark.source import Span
 
 _SRCSET_URL = re.compile(r"[^\s,][^\s]*")
@@ -87,3 +91,38 @@ def remove_image(doc: Document, img: ImageUrl) -> Edit:
 
 def chain_text(res: Unwrapped) -> str:
     return " → ".join(step.scheme_id for step in res.chain)
+
+
+class ProxyImageRule(Rule):
+    """Shared body of the image-proxy rules: the proxy table (with the `extra-schemes`
+    option) and one diagnostic per proxied image URL of the rule's kind."""
+
+    __abstract__ = True
+    dead_proxies: bool = True                     # IM001 reports dead proxies, IM002 live ones
+    rewrite_fix = staticmethod(Fix.safe)
+    opaque_message = ""
+    proxy_message = ""
+
+    @dataclass(frozen=True)
+    class Options:
+        extra_schemes: tuple[dict[str, Any], ...] = ()
+
+    @cached_property
+    def schemes(self) -> SchemeTable:
+        return load_schemes(extra=list(self.options.extra_schemes) or None)
+
+    def check(self, doc):
+        for img in image_urls(doc, self.schemes):
+            res = img.result
+            if res.dead != self.dead_proxies:
+                continue
+            chain = chain_text(res)
+            if res.placeholder:
+                yield self.diagnostic(img.span, f"Image proxy ({chain}) wraps a placeholder, not an image",
+                                      fix=Fix.unsafe("Remove the placeholder image", remove_image(doc, img),
+                                                     kind=FixKind.REMOVE_CONTENT))
+            elif res.original is None:
+                yield self.diagnostic(img.span, self.opaque_message.format(chain=chain))
+            else:
+                yield self.diagnostic(img.span, self.proxy_message.format(chain=chain, original=res.original),
+                                      fix=self.rewrite_fix("Rewrite to the original image URL", rewrite(doc, img)))

@@ -1,16 +1,11 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
-from typing import Any
-
-from tidymark.diagnostics import Fix, FixKind
-from tidymark.images import chain_text, image_urls, remove_image, rewrite
-from tidymark.proxies import load_schemes
-from tidymark.rule import FixAvailability, Rule
+from tidymark.diagnostics import Fix
+from tidymark.images import ProxyImageRule
+from tidymark.rule import FixAvailability
 
 
-class DeadImageProxy(Rule):
+class DeadImageProxy(ProxyImageRule):
     """An image is served through an image proxy of a service that has shut down.
 
     ## What it does
@@ -51,26 +46,7 @@ class DeadImageProxy(Rule):
     fix_availability = FixAvailability.SOMETIMES
     fix_safety = "safe/unsafe"
 
-    @dataclass(frozen=True)
-    class Options:
-        extra_schemes: tuple[dict[str, Any], ...] = ()
-
-    @cached_property
-    def schemes(self):
-        return load_schemes(extra=list(self.options.extra_schemes) or None)
-
-    def check(self, doc):
-        for img in image_urls(doc, self.schemes):
-            res = img.result
-            if not res.dead:
-                continue
-            chain = chain_text(res)
-            if res.placeholder:
-                yield self.diagnostic(img.span, f"Image proxy ({chain}) wraps a placeholder, not an image",
-                                      fix=Fix.unsafe("Remove the placeholder image", remove_image(doc, img),
-                                                     kind=FixKind.REMOVE_CONTENT))
-            elif res.original is None:
-                yield self.diagnostic(img.span, f"Image goes through a dead proxy ({chain}) and cannot be decoded")
-            else:
-                yield self.diagnostic(img.span, f"Image goes through a dead proxy ({chain}); original: {res.original}",
-                                      fix=Fix.safe("Rewrite to the original image URL", rewrite(doc, img)))
+    dead_proxies = True
+    rewrite_fix = staticmethod(Fix.safe)
+    opaque_message = "Image goes through a dead proxy ({chain}) and cannot be decoded"
+    proxy_message = "Image goes through a dead proxy ({chain}); original: {original}"

@@ -1,16 +1,11 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
-from typing import Any
-
-from tidymark.diagnostics import Fix, FixKind, Severity
-from tidymark.images import chain_text, image_urls, remove_image, rewrite
-from tidymark.proxies import load_schemes
-from tidymark.rule import FixAvailability, Rule
+from tidymark.diagnostics import Fix, Severity
+from tidymark.images import ProxyImageRule
+from tidymark.rule import FixAvailability
 
 
-class LiveImageProxy(Rule):
+class LiveImageProxy(ProxyImageRule):
     """An image goes through a CDN or fetch proxy whose original is recoverable.
 
     ## What it does
@@ -50,26 +45,7 @@ class LiveImageProxy(Rule):
     fix_availability = FixAvailability.SOMETIMES
     fix_safety = "unsafe"
 
-    @dataclass(frozen=True)
-    class Options:
-        extra_schemes: tuple[dict[str, Any], ...] = ()
-
-    @cached_property
-    def schemes(self):
-        return load_schemes(extra=list(self.options.extra_schemes) or None)
-
-    def check(self, doc):
-        for img in image_urls(doc, self.schemes):
-            res = img.result
-            if res.dead:
-                continue
-            chain = chain_text(res)
-            if res.placeholder:
-                yield self.diagnostic(img.span, f"Image proxy ({chain}) wraps a placeholder, not an image",
-                                      fix=Fix.unsafe("Remove the placeholder image", remove_image(doc, img),
-                                                     kind=FixKind.REMOVE_CONTENT))
-            elif res.original is None:
-                yield self.diagnostic(img.span, f"Image is an opaque proxy copy ({chain}); the original cannot be recovered")
-            else:
-                yield self.diagnostic(img.span, f"Image goes through a proxy ({chain}); original: {res.original}",
-                                      fix=Fix.unsafe("Rewrite to the original image URL", rewrite(doc, img)))
+    dead_proxies = False
+    rewrite_fix = staticmethod(Fix.unsafe)
+    opaque_message = "Image is an opaque proxy copy ({chain}); the original cannot be recovered"
+    proxy_message = "Image goes through a proxy ({chain}); original: {original}"
