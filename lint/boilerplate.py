@@ -52,7 +52,7 @@ WHOLE_LINE = frozenset({"recommendation", "recommendation_weak", "call_to_action
 TERMS = frozenset({"call_to_action_gated", "call_to_action_keep", "share_words", "cta_link_urls",
                    "share_urls", "ad_domains", "shop_host_prefixes", "promo_paths", "promo_exempt_hosts"})
 CATEGORIES = WHOLE_LINE | TERMS
-_CATEGORY_KEYS = {"keywords", "phrases", "patterns"}
+_CATEGORY_KEYS = {"phrases", "patterns"}
 
 
 # -- lexicons -----------------------------------------------------------------------------
@@ -83,11 +83,6 @@ def _files() -> dict[str, dict]:
                 items = body.get(key) or []
                 if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
                     raise ValueError(f"{path.name}: {cat}.{key} must be a list of strings")
-            for pat in body.get("patterns") or []:
-                try:
-                    re.compile(f"(?:{pat})")
-                except re.error as exc:
-                    raise ValueError(f"{path.name}: bad pattern in {cat}: {pat!r}: {exc}") from None
         out[lang] = data
     return out
 
@@ -123,24 +118,35 @@ def check_languages(langs: Iterable[str], what: str) -> None:
 
 
 class Matcher:
-    """One lexicon category: exact phrases plus a combined regular expression.
+    """One lexicon category: exact phrases plus regular expressions.
 
-    The expression is compiled on first use: a run that never meets a candidate line (most
-    one-file pre-commit runs) does not pay for compiling every lexicon.
+    :meth:`full` looks phrases up in a set and only runs the patterns as a regular
+    expression; :meth:`search` runs one alternation of both.  Each expression is compiled on
+    first use: a run that never meets a candidate line (most one-file pre-commit runs) does
+    not pay for compiling every lexicon.
     """
 
-    __slots__ = ("phrases", "_source", "_regex")
+    __slots__ = ("phrases", "patterns", "_full", "_search")
 
-    def __init__(self, phrases: frozenset[str], regex: "re.Pattern | str | None"):
+    def __init__(self, phrases: frozenset[str], patterns: tuple[str, ...] = ()):
         self.phrases = phrases
-        self._source = regex.pattern if isinstance(regex, re.Pattern) else regex
-        self._regex = regex if isinstance(regex, re.Pattern) else None
+        self.patterns = patterns
+        self._full: re.Pattern | None = None
+        self._search: re.Pattern | None = None
+
+    @property
+    def source(self) -> str | None:
+        """The alternation of phrases (longest first) and patterns, or None when empty."""
+        alts = [re.escape(p) for p in sorted(self.phrases, key=lambda s: (-len(s), s))]
+        alts += [f"(?:{p})" for p in self.patterns]
+        return "|".join(alts) if alts else None
 
     @property
     def regex(self) -> "re.Pattern | None":
-        if self._regex is None and self._source is not None:
-            self._regex = re.compile(self._source)
-        return self._regex
+        """Phrases and patterns as one expression, for searching inside a text."""
+        if self._search is None and (self.phrases or self.patterns):
+            self._search = re.compile(self.source)
+        return self._search
 
     def full(self, norm: str) -> bool:
         """Is the whole normalised text one of the phrases or patterns?"""
@@ -148,20 +154,24 @@ class Matcher:
             return False
         if norm in self.phrases:
             return True
-        return self.regex is not None and self.regex.fullmatch(norm) is not None
+        if not self.patterns:
+            return False
+        if self._full is None:
+            self._full = re.compile("|".join(f"(?:{p})" for p in self.patterns))
+        return self._full.fullmatch(norm) is not None
 
     def search(self, text: str) -> bool:
         """Does the text contain one of the phrases or patterns?"""
         return bool(text) and self.regex is not None and self.regex.search(text) is not None
 
     def __bool__(self) -> bool:
-        return bool(self.phrases) or self._source is not None
+        return bool(self.phrases) or bool(self.patterns)
 
 
 @lru_cache(maxsize=256)
 def matcher(category: str, langs: tuple[str, ...] = (), extra_phrases: tuple[str, ...] = (),
             extra_patterns: tuple[str, ...] = ()) -> Matcher:
-    """The compiled matcher of ``category`` over the selected languages (all when empty)."""
+    """The matcher of ``category`` over the selected languages (all when empty)."""
     if category not in CATEGORIES:
         raise KeyError(category)
     phrases: list[str] = []
@@ -172,9 +182,7 @@ def matcher(category: str, langs: tuple[str, ...] = (), extra_phrases: tuple[str
         patterns.extend(body.get("patterns") or [])
     phrases.extend(normalize_phrase(p) if category in WHOLE_LINE else p.lower() for p in extra_phrases)
     patterns.extend(extra_patterns)
-    phrases = [p for p in dict.fromkeys(phrases) if p]
-    alts = [re.escape(p) for p in sorted(phrases, key=len, reverse=True)] + [f"(?:{p})" for p in patterns]
-    return Matcher(frozenset(phrases), "|".join(alts) if alts else None)
+    return Matcher(frozenset(p for p in phrases if p), tuple(dict.fromkeys(patterns)))
 
 
 def terms(category: str, langs: tuple[str, ...] = (), extra: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -186,15 +194,299 @@ def terms(category: str, langs: tuple[str, ...] = (), extra: tuple[str, ...] = (
     return tuple(dict.fromkeys(out))
 
 
-def keywords(*categories: str, langs: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """Pre-filter substrings for ``Rule.needs_any``: each keyword in the case forms text uses."""
-    out: dict[str, None] = {}
-    for data in _selected(langs):
-        for cat in categories:
-            for k in (data.get(cat) or {}).get("keywords") or []:
-                for form in (k, k.lower(), k.upper(), k.capitalize(), k.title()):
-                    out[form] = None
-    return tuple(out)
+# -- line gate ----------------------------------------------------------------------------
+@dataclass(frozen=True, order=True)
+class Token:
+    """A word a matching line contains, in the gate text (see :class:`LineGate`).
+
+    ``left`` / ``right``: the word is whole on that side, so an ASCII letter or digit next
+    to it in the gate text rules the hit out.
+    """
+
+    text: str
+    left: bool = False
+    right: bool = False
+
+    def score(self) -> int:
+        """How selective the word is: longer is rarer, common words count less."""
+        n = len(self.text) if self.text.isascii() else 2 * len(self.text)
+        return n - 4 if self.text in _COMMON_WORDS else n
+
+
+#: Words too common in ordinary prose to pick as the first thing a line must contain.
+_COMMON_WORDS = frozenset(
+    "a also and any are article at be blog by end for from get in is it like line link mail more most "
+    "my new next of on or other our post posts print read s the this to up view want what with would "
+    "you your".split())
+_WORD = re.compile(r"[^\W_]+")
+Clause = tuple  # tuple[Token, ...]: the line contains one of them
+
+
+def _words(literal: str, bounded: bool) -> list[Token]:
+    """Every word of a literal; ``bounded``: the literal is bounded on both sides."""
+    out = []
+    for m in _WORD.finditer(literal):
+        word = m.group()
+        ascii_word = word.isascii()
+        out.append(Token(word, ascii_word and (m.start() > 0 or bounded),
+                         ascii_word and (m.end() < len(literal) or bounded)))
+    return out
+
+
+def _best(tokens) -> Token:
+    return max(tokens, key=lambda t: (t.score(), t.text))
+
+
+def _required(items) -> list[set[str]] | None:
+    """Requirements of a parsed pattern: each set holds literals one of which every match
+    contains (None: nothing is required)."""
+    from re import _constants as c
+
+    options: list[set[str]] = []
+    run: list[str] = []
+
+    def flush():
+        if run:
+            options.append({"".join(run)})
+            run.clear()
+
+    for op, av in items:
+        if op is c.LITERAL:
+            run.append(chr(av))
+            continue
+        flush()
+        if op is c.SUBPATTERN:
+            options.extend(_required(av[-1]) or ())
+        elif op is c.ATOMIC_GROUP:
+            options.extend(_required(av) or ())
+        elif op is c.BRANCH:
+            subs = [_required(b) for b in av[1]]
+            if all(subs):
+                alts: set[str] = set()
+                for s in subs:
+                    best = max(s, key=lambda o: min(_best(_words(lit, False)).score() for lit in o))
+                    alts |= best
+                options.append(alts)
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT) and av[0] >= 1:
+            options.extend(_required(av[2]) or ())
+        elif op is c.ASSERT and av[0] == 1:  # a lookahead: its text is in the line too
+            options.extend(_required(av[1]) or ())
+    flush()
+    usable = [o for o in options if all(_WORD.search(s) for s in o)]
+    return usable or None
+
+
+def _literal_clauses(literal: str, bounded: bool) -> list[Clause]:
+    return [(t,) for t in _words(literal, bounded) if len(t.text) > 1 or not t.text.isascii()] \
+        or [(t,) for t in _words(literal, bounded)]
+
+
+@lru_cache(maxsize=1024)
+def pattern_clauses(pattern: str) -> tuple[Clause, ...] | None:
+    """Clauses a line matching ``pattern`` satisfies, or None when it requires no word (the
+    pattern then disables the gate of its category)."""
+    from re import _parser
+
+    try:
+        req = _required(_parser.parse(pattern.lower()))
+    except Exception:  # noqa: BLE001 - an unparseable pattern just has no gate
+        return None
+    if req is None:
+        return None
+    clauses: list[Clause] = []
+    for option in req:
+        if len(option) == 1:
+            clauses.extend(_literal_clauses(next(iter(option)), False))
+        else:
+            clauses.append(tuple(sorted(_best(_words(lit, False)) for lit in option)))
+    return tuple(dict.fromkeys(clauses))
+
+
+def phrase_clauses(phrase: str) -> tuple[Clause, ...] | None:
+    return tuple(_literal_clauses(phrase, True)) or None
+
+
+class LineGate:
+    """Which lines of a document can match some matchers at all, without parsing it.
+
+    Each phrase and pattern becomes a *requirement*: clauses of words that any line whose
+    normalised text matches contains (every word of a phrase; for a pattern, the literal
+    text every match contains, found from the parsed expression).  The gate text is the
+    document with HTML entities decoded, NFKC, lower-cased, with images, HTML tags and link
+    destinations blanked and emphasis, escapes, brackets and zero-width characters deleted:
+    what :func:`normalize` drops, so the words of the normalised line are still there.  The
+    most selective clause of each requirement is searched for in the whole text; only its
+    lines are checked for the other clauses.  A rule asks only the lines that pass, and a
+    document where none passes needs no Markdown parse for it.
+
+    ``min_hits``: instead, a line passes when it holds that many words of the requirements
+    (for lines made of several short items, such as a row of share buttons).  ``urls``:
+    substrings of the lower-cased raw text (link targets) whose lines pass too.
+
+    A pattern that requires no word (a user's ``.{1,40}``) disables the gate: :meth:`lines`
+    then returns None, meaning every line.
+    """
+
+    def __init__(self, *matchers: Matcher, urls: tuple[str, ...] = (), min_hits: int = 1):
+        reqs: dict[tuple[Clause, ...], None] = {}
+        self.total = True
+        for m in matchers:
+            found = [phrase_clauses(ph) for ph in sorted(m.phrases)] + [pattern_clauses(pt) for pt in m.patterns]
+            if any(r is None for r in found):
+                self.total = False
+            reqs.update(dict.fromkeys(r for r in found if r))
+        self.min_hits = min_hits
+        by_anchor: dict[Token, list[tuple[Clause, ...]]] = {}
+        for req in reqs:
+            anchor = max(req, key=lambda cl: (min(t.score() for t in cl), cl))
+            rest = tuple(cl for cl in req if cl is not anchor)
+            for t in anchor:
+                by_anchor.setdefault(t, []).append(rest)
+        # one empty rest: the anchor alone is enough
+        self._anchors = {t: (() if () in rests else tuple(dict.fromkeys(rests))) for t, rests in by_anchor.items()}
+        self.urls = tuple(dict.fromkeys(u.lower() for u in urls))
+        self._key = ("line_gate", id(self))
+        _register({t.text for t in self._anchors})
+
+    def lines(self, doc) -> frozenset[int] | None:
+        """0-based lines that may match (None: the gate is off, every line may)."""
+        if not self.total:
+            return None
+        return doc.memo(self._key, lambda: self._lines(doc))
+
+    @staticmethod
+    def _whole(gate: str, t: Token, i: int) -> bool:
+        """Is the hit of ``t`` at ``i`` a whole word where the token requires it?"""
+        if t.left and i > 0 and gate[i - 1] in _ASCII_ALNUM:
+            return False
+        j = i + len(t.text)
+        return not (t.right and j < len(gate) and gate[j] in _ASCII_ALNUM)
+
+    def _on_line(self, gate: str, t: Token, a: int, b: int) -> bool:
+        i = gate.find(t.text, a, b)
+        while i != -1:
+            if self._whole(gate, t, i):
+                return True
+            i = gate.find(t.text, i + 1, b)
+        return False
+
+    def _lines(self, doc) -> frozenset[int]:
+        gate, index, always = gate_text(doc)
+        hits = word_hits(doc)
+        found: set[int] = set(always)
+        line_of = index.line_of
+        counts: dict[int, int] = {}
+        for t, rests in self._anchors.items():
+            for i in hits.get(t.text, ()):
+                if not self._whole(gate, t, i):
+                    continue
+                line = line_of(i)
+                if self.min_hits > 1:
+                    counts[line] = counts.get(line, 0) + 1
+                elif line not in found:
+                    if not rests:
+                        found.add(line)
+                        continue
+                    a, b = index.line_start(line), index.line_start(line + 1)
+                    if any(all(any(self._on_line(gate, x, a, b) for x in cl) for cl in rest) for rest in rests):
+                        found.add(line)
+        if counts:
+            found.update(line for line, k in counts.items() if k >= self.min_hits)
+        if self.urls:
+            low, low_index = raw_lower(doc)
+            for word in self.urls:
+                i = low.find(word)
+                while i != -1:
+                    line = low_index.line_of(i)
+                    found.add(line)
+                    i = low.find(word, low_index.line_start(line + 1))
+        return frozenset(found)
+
+
+class _Scanner:
+    """Every word any gate looks for, found in one pass (Aho-Corasick) over the gate text."""
+
+    words: set[str] = set()
+    automaton = None
+    version = 0
+
+
+def _register(words: set[str]) -> None:
+    if not words <= _Scanner.words:
+        _Scanner.words = _Scanner.words | words
+        _Scanner.automaton = None
+        _Scanner.version += 1
+
+
+def word_hits(doc) -> dict[str, list[int]]:
+    """Start offsets in the gate text of every registered word (sorted, overlaps included)."""
+    def compute():
+        import ahocorasick
+
+        if _Scanner.automaton is None:
+            auto = ahocorasick.Automaton()
+            for w in _Scanner.words:
+                auto.add_word(w, (w, len(w) - 1))
+            auto.make_automaton()
+            _Scanner.automaton = auto
+        out: dict[str, list[int]] = {}
+        for end, (w, back) in _Scanner.automaton.iter(gate_text(doc)[0]):
+            lst = out.get(w)
+            if lst is None:
+                out[w] = [end - back]
+            else:
+                lst.append(end - back)
+        return out
+    return doc.memo(("word_hits", _Scanner.version), compute)
+
+
+_ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_GATE_IMAGE = re.compile(r"!\[[^\[\]\r\n]{0,500}\]\([^()\s]{0,2000}\)")
+_GATE_DEST = re.compile(r"\]\([^()\s]{0,2000}(?:\s+\"[^\"\r\n]{0,300}\")?\)")
+_GATE_TAG = re.compile(r"<[^<>\r\n]{0,1000}>")
+_GATE_DELETE = "*_~=\\[]"
+_GATE_DELETE_WIDE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+
+
+def gate_text(doc) -> tuple[str, "LineIndex", frozenset[int]]:
+    """The document as :class:`LineGate` searches it (same line breaks), its line index, and
+    the lines that always pass (HTML entities that could not be decoded in place)."""
+    def compute():
+        from tidymark.source import LineIndex
+
+        text = doc.text
+        always: frozenset[int] = frozenset()
+        if "&" in text:
+            decoded = html.unescape(text)
+            if decoded.count("\n") == text.count("\n") and decoded.count("\r") == text.count("\r"):
+                text = decoded
+            else:  # an entity encodes a line break: keep such lines whole
+                always = frozenset(doc.lines.line_of(m.start()) for m in re.finditer("&", text))
+        if not text.isascii():
+            text = unicodedata.normalize("NFKC", text)
+        text = text.lower()
+        if "](" in text:
+            text = _GATE_IMAGE.sub(" ", text)
+            text = _GATE_DEST.sub("", text)
+        if "<" in text:
+            text = _GATE_TAG.sub(" ", text)
+        for ch in _GATE_DELETE:
+            if ch in text:
+                text = text.replace(ch, "")
+        if not text.isascii():
+            text = _GATE_DELETE_WIDE.sub("", text)
+        return text, LineIndex(text), always
+    return doc.memo("gate_text", compute)
+
+
+def raw_lower(doc) -> tuple[str, "LineIndex"]:
+    """The document lower-cased (for URL fragments), with its line index."""
+    def compute():
+        from tidymark.source import LineIndex
+
+        low = doc.text.lower()
+        return (low, doc.lines) if len(low) == len(doc.text) else (low, LineIndex(low))
+    return doc.memo("raw_lower", compute)
 
 
 # -- normalisation ------------------------------------------------------------------------
@@ -474,8 +766,7 @@ def _boilerplate_line() -> Matcher:
     mats = [matcher(c) for c in ("recommendation", "recommendation_weak", "call_to_action",
                                  "call_to_action_template", "call_to_action_end", "republication", "scaffolding")]
     phrases = frozenset().union(*(m.phrases for m in mats))
-    regex = "|".join(f"(?:{m._source})" for m in mats if m._source is not None)
-    return Matcher(phrases, regex or None)
+    return Matcher(phrases, tuple(dict.fromkeys(pat for m in mats for pat in m.patterns)))
 
 
 def is_boilerplate_line(norm: str) -> bool:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from tidymark import boilerplate as bp
 from tidymark.diagnostics import Fix, FixKind, Severity
@@ -90,7 +91,6 @@ class RecommendationBlock(Rule):
     default_severity = Severity.WARNING
     fix_availability = FixAvailability.SOMETIMES
     fix_safety = "safe/unsafe"
-    needs_any = bp.keywords("recommendation", "recommendation_weak")
 
     @dataclass(frozen=True)
     class Options:
@@ -107,10 +107,10 @@ class RecommendationBlock(Rule):
         o = self.options
         self._strong = bp.matcher("recommendation", o.languages, o.extra_phrases, o.extra_patterns)
         self._weak = bp.matcher("recommendation_weak", o.languages)
-        if o.extra_phrases or o.extra_patterns:
-            self.needs_any = ()  # user phrases can be anything: no pre-filter
-        elif o.languages:
-            self.needs_any = bp.keywords("recommendation", "recommendation_weak", langs=o.languages)
+
+    @cached_property
+    def _gate(self) -> bp.LineGate:
+        return bp.LineGate(self._strong, self._weak)
 
     # -- markers -----------------------------------------------------------------------
     def _strength(self, raw: str, norm: str | None = None) -> str | None:
@@ -162,12 +162,20 @@ class RecommendationBlock(Rule):
 
     # -- check -------------------------------------------------------------------------
     def check(self, doc):
+        gate = self._gate.lines(doc)
+        if gate is not None and not gate:
+            return  # no line can be a marker: no need to parse the document
         body = bp.analyze(doc)
         blocks = body.blocks
         n = len(blocks)
         i = 0
         while i < n:
-            found = self._marker(doc, body, blocks[i])
+            b = blocks[i]
+            last = b.line1 if b.kind == "heading" else b.line0 + 1  # where a marker's text is
+            if gate is not None and not any(k in gate for k in range(b.line0, last)):
+                i += 1
+                continue
+            found = self._marker(doc, body, b)
             if found is None:
                 i += 1
                 continue

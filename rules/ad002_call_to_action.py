@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from tidymark import boilerplate as bp
 from tidymark.diagnostics import Applicability, Fix, FixKind, Severity
@@ -83,8 +84,6 @@ class CallToAction(Rule):
     default_severity = Severity.WARNING
     fix_availability = FixAvailability.SOMETIMES
     fix_safety = "safe/unsafe"
-    needs_any = bp.keywords("call_to_action", "call_to_action_template", "call_to_action_end") + (
-        "](", "intent/tweet", "sharer", "submitlink")
 
     @dataclass(frozen=True)
     class Options:
@@ -110,11 +109,24 @@ class CallToAction(Rule):
         self._share_urls = bp.matcher("share_urls", langs)
         self._button_text = bp.matcher("cta_link_text", langs)
         self._button_urls = bp.matcher("cta_link_urls", langs)
-        if o.extra_phrases or o.extra_patterns:
-            self.needs_any = ()  # user phrases can be anything: no pre-filter
-        elif langs:
-            self.needs_any = bp.keywords("call_to_action", "call_to_action_template", "call_to_action_end",
-                                         langs=langs) + ("](", "intent/tweet", "sharer", "submitlink")
+
+    @cached_property
+    def _gates(self) -> tuple[bp.LineGate, ...] | None:
+        urls = set(self._share_urls.phrases | self._button_urls.phrases)
+        for pat in self._share_urls.patterns + self._button_urls.patterns:
+            clauses = bp.pattern_clauses(pat)
+            if clauses is None:
+                return None  # a link target pattern without any word: no gate
+            urls.update(t.text for t in clauses[0])
+        return (bp.LineGate(self._cta, self._template, self._end, self._button_text, urls=tuple(sorted(urls))),
+                bp.LineGate(self._share_words, min_hits=2))
+
+    def _gate_lines(self, doc) -> frozenset[int] | None:
+        """Lines that can be calls to action (None: any line can)."""
+        if self._gates is None:
+            return None
+        found = [g.lines(doc) for g in self._gates]
+        return None if any(f is None for f in found) else frozenset().union(*found)
 
     # -- one line ------------------------------------------------------------------------
     def _share_line(self, norm: str) -> bool:
@@ -193,9 +205,11 @@ class CallToAction(Rule):
         return SAFE if body.in_head(i) or body.in_tail(i) else UNSAFE
 
     # -- blocks ----------------------------------------------------------------------------
-    def _candidates(self, doc, body):
+    def _candidates(self, doc, body, gate: frozenset[int] | None):
         lines = doc.lines
         for i, b in enumerate(body.blocks):
+            if gate is not None and not any(k in gate for k in range(b.line0, b.line1)):
+                continue  # no line of the block can be a call to action
             if b.kind == "heading":
                 if b.tag == "h1":  # the title, not a prompt
                     continue
@@ -253,8 +267,11 @@ class CallToAction(Rule):
                 yield bp.Candidate(b.line0 + k, b.line0 + k + 1, i, False, level, labels[k])
 
     def check(self, doc):
+        gate = self._gate_lines(doc)
+        if gate is not None and not gate:
+            return  # nothing can match: no need to parse the document
         body = bp.analyze(doc)
-        for group in bp.merge_candidates(body, list(self._candidates(doc, body))):
+        for group in bp.merge_candidates(body, list(self._candidates(doc, body, gate))):
             edit, a, b = bp.group_edit(doc, body, group)
             where = bp.lines_label(a, b)
             count = sum(c.count for c in group)

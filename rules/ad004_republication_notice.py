@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from tidymark import boilerplate as bp
 from tidymark.diagnostics import Applicability, Fix, FixKind, Severity
@@ -62,7 +63,6 @@ class RepublicationNotice(Rule):
     default_severity = Severity.INFO
     fix_availability = FixAvailability.SOMETIMES
     fix_safety = "unsafe"
-    needs_any = bp.keywords("republication")
 
     @dataclass(frozen=True)
     class Options:
@@ -78,24 +78,29 @@ class RepublicationNotice(Rule):
         super().__init__(options)
         o = self.options
         self._notice = bp.matcher("republication", o.languages, o.extra_phrases, o.extra_patterns)
-        if o.extra_phrases or o.extra_patterns:
-            self.needs_any = ()  # user phrases can be anything: no pre-filter
-        elif o.languages:
-            self.needs_any = bp.keywords("republication", langs=o.languages)
 
-    def _is_notice(self, doc, body, line0: int) -> bool:
+    @cached_property
+    def _gate(self) -> bp.LineGate:
+        return bp.LineGate(self._notice)
+
+    def _is_notice(self, doc, body, line0: int, gate: frozenset[int] | None) -> bool:
+        if gate is not None and line0 not in gate:
+            return False
         norm = body.norm(line0)
         if not norm or bp.width(norm) > _MAX_WIDTH or not self._notice.full(norm):
             return False
         return not doc.is_protected(doc.lines.lines_span(line0, line0 + 1))
 
     def check(self, doc):
+        gate = self._gate.lines(doc)
+        if gate is not None and not gate:
+            return  # nothing can match: no need to parse the document
         body = bp.analyze(doc)
         found: list[bp.Candidate] = []
         for i, b in enumerate(body.blocks):
             if b.kind not in ("paragraph", "blockquote"):
                 continue
-            flags = [self._is_notice(doc, body, line0) for line0 in range(b.line0, b.line1)]
+            flags = [self._is_notice(doc, body, line0, gate) for line0 in range(b.line0, b.line1)]
             if not any(flags):
                 continue
             labels = {k: bp.display(doc.lines.line_text(b.line0 + k)) for k, f in enumerate(flags) if f}

@@ -1,0 +1,142 @@
+"""The boilerplate line gate (boilerplate.LineGate): it may let too many lines through, never
+too few.  A line the AD rules would match must always pass it, whatever markup surrounds the
+words; and with the gate the rules report exactly what they report without it."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from tidymark import boilerplate as bp
+from tidymark.document import Document
+from tidymark.engine import check_document
+from tidymark.registry import builtin_rules
+from tidymark.testing import cases_for
+
+ROOT = Path(__file__).resolve().parent.parent
+WHOLE_LINE = ("recommendation", "recommendation_weak", "call_to_action", "call_to_action_template",
+              "call_to_action_end", "republication", "cta_link_text")
+AD_CODES = ("AD001", "AD002", "AD004")
+
+
+def _rules():
+    return [info.cls() for info in builtin_rules() if info.cls.code in AD_CODES]
+
+
+def _gates():
+    return [bp.LineGate(bp.matcher(c)) for c in WHOLE_LINE]
+
+
+def test_every_lexicon_pattern_compiles():
+    for data in bp._files().values():
+        for cat, body in data.items():
+            for pat in body.get("patterns") or []:
+                re.compile(pat)
+
+
+@pytest.mark.parametrize("category", WHOLE_LINE + ("share_words",))
+def test_built_in_lexicons_keep_the_gate_on(category):
+    """Every built-in phrase and pattern names a word: no category turns the gate off."""
+    gate = bp.LineGate(bp.matcher(category))
+    assert gate.total, category
+    m = bp.matcher(category)
+    assert all(bp.pattern_clauses(p) for p in m.patterns)
+
+
+def _variants(phrase: str) -> list[str]:
+    title = phrase.title()
+    words = phrase.split(" ")
+    out = [
+        phrase, title, phrase.upper(), f"**{title}**", f"# {title}", f"> - {phrase}", f"1. *{phrase}*:",
+        f"[{title}](https://example.com/a?b=c)", f"👉 {phrase} 👈", f"<span>{phrase}</span>",
+        f"{phrase}\u200b", f"\\*{phrase}\\*", html.escape(phrase).replace("'", "&#x27;"),
+        "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in phrase),  # full-width
+        f"![](https://img.example/x.png) {phrase}", f"<!-- x --> {phrase}",
+    ]
+    if len(words) > 1:
+        out += ["  ".join(words), f"**{words[0]}** {' '.join(words[1:])}",
+                f"[{words[0]}](https://example.com) {' '.join(words[1:])}", "<br>".join(words)]
+    return out
+
+
+@pytest.mark.parametrize("category", WHOLE_LINE)
+def test_a_line_that_matches_always_passes_the_gate(category):
+    m = bp.matcher(category)
+    gate = bp.LineGate(m)
+    checked = 0
+    for phrase in sorted(m.phrases):
+        for line in _variants(phrase):
+            norm = bp.normalize(line)
+            if not m.full(norm):
+                continue  # the variant changed what the line says
+            checked += 1
+            doc = Document(f"Intro paragraph.\n\n{line}\n\nMore text.\n")
+            assert 2 in gate.lines(doc), (category, phrase, line)
+    assert checked >= len(m.phrases)
+
+
+def test_gate_keeps_lines_where_an_entity_encodes_a_line_break():
+    gate = bp.LineGate(bp.matcher("recommendation"))
+    doc = Document("a&#10;b\n\nRelated posts\n")
+    assert {0, 2} <= gate.lines(doc)
+
+
+def test_pattern_requirements():
+    assert bp.pattern_clauses(".{1,40}") is None
+    clauses = bp.pattern_clauses("discover more from .{1,60}")
+    assert ("discover",) in [tuple(t.text for t in c) for c in clauses]
+    alts = bp.pattern_clauses("(?:subscribe|sign up) to (?:my|our) newsletter")
+    # one clause per alternation: a word of each branch (re's parser may factor out a prefix)
+    assert any(len(c) == 2 and any(t.text in "subscribe" for t in c) and any(t.text in "sign up" for t in c)
+               for c in alts)
+    assert ("newsletter",) in [tuple(t.text for t in c) for c in alts]
+    assert bp.pattern_clauses(".{0,20}关注.{0,40}") == ((bp.Token("关注"),),)
+
+
+def test_a_pattern_without_words_turns_the_gate_off():
+    rule = next(r for r in _rules() if r.code == "AD004")
+    opts = type(rule).parse_options({"extra-patterns": [r"\d{4}"]}, "")
+    custom = type(rule)(opts)
+    assert custom._gate.lines(Document("text\n")) is None
+    doc = Document("Intro paragraph that is long enough to be prose for the position test here.\n\n1999\n")
+    assert [d.code for d in check_document(doc, [custom])] == ["AD004"]
+
+
+def test_no_candidate_line_means_no_markdown_parse():
+    doc = Document("---\ntitle: x\n---\n\n" + "Plain prose without any boilerplate words at all.\n\n" * 50)
+    assert check_document(doc, _rules()) == []
+    assert "_parsed" not in doc.__dict__
+
+
+def _inputs() -> list[str]:
+    texts = [case.input for rule in _rules() for case in cases_for(type(rule))]
+    texts += [p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.md"))]
+    return texts
+
+
+def test_results_are_the_same_with_and_without_the_gate(monkeypatch):
+    texts = _inputs()
+    assert len(texts) > 50
+    rules = _rules()
+
+    def run():
+        return [[(d.code, d.span, d.message, d.fix and d.fix.applicability) for d in check_document(Document(t), rules)]
+                for t in texts]
+
+    gated = run()
+    monkeypatch.setattr(bp.LineGate, "lines", lambda self, doc: None)
+    assert run() == gated
+    assert sum(map(len, gated)) > 20
+
+
+def test_nfkc_and_lower_keep_line_breaks():
+    """The gate text keeps every line where it was: no character decomposes into a line break."""
+    for text in ("Ａ\nｂ\r\nＣ\rd", "İ\nß\nﬁ"):
+        doc = Document(text)
+        gate, index, _ = bp.gate_text(doc)
+        assert index.line_count == doc.lines.line_count
+    assert not any("\n" in unicodedata.normalize("NFKC", chr(c)) for c in range(0x80, 0x3000) if chr(c) != "\x85")
