@@ -331,7 +331,6 @@ def cmd_run(args) -> int:
     from tidymark.diagnostics import Applicability, Severity
     from tidymark.engine import INTERNAL_ERROR
     from tidymark.files import Walker
-    from tidymark.formats import FORMATS, NEEDS_TEXT
     from tidymark.output import REPORTERS, stream_is_tty
     from tidymark.pipeline import RunOptions, RunState, run
     from tidymark.registry import RegistryError
@@ -358,7 +357,11 @@ def cmd_run(args) -> int:
     fmt = args.output_format or top.output_format or "text"
     fail_on = Severity.parse(args.fail_on or top.fail_on)
     threshold = Applicability.UNSAFE if top.unsafe_fixes else Applicability.SAFE
-    reporter_cls = REPORTERS.get(fmt) or FORMATS[fmt]
+    reporter_cls = REPORTERS.get(fmt)
+    if reporter_cls is None:  # the CI formats (SARIF, JUnit, ...) load only when asked for
+        from tidymark.formats import FORMATS
+        reporter_cls = FORMATS[fmt]
+    from tidymark.output import NEEDS_TEXT
     reporter = reporter_cls(sys.stdout, threshold, color=stream_is_tty() and fmt == "text")
     writer = Baseline(args.write_baseline) if args.write_baseline else None
     keep_text = fmt in NEEDS_TEXT or baseline is not None or writer is not None or args.report is not None

@@ -14,7 +14,6 @@ import os
 from pathlib import Path
 from typing import Callable, Iterator
 
-import pathspec
 
 from tidymark.config import DEFAULT_EXCLUDE, Settings
 
@@ -22,6 +21,8 @@ MARKDOWN_SUFFIXES = (".md", ".markdown")
 
 
 def _spec(lines: list[str]) -> pathspec.PathSpec:
+    import pathspec  # only when a folder is walked or a pattern is matched: not for `--version`
+
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 

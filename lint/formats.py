@@ -262,4 +262,4 @@ class GitlabReporter(Reporter):
 FORMATS = {"sarif": SarifReporter, "github": GithubReporter, "concise": ConciseReporter,
            "junit": JunitReporter, "gitlab": GitlabReporter}
 # formats whose reporter needs each file's text (edit positions, fingerprints)
-NEEDS_TEXT = {"json", "sarif", "gitlab"}
+from tidymark.output import NEEDS_TEXT  # noqa: E402,F401 - re-exported

@@ -10,6 +10,7 @@ comments.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -33,6 +34,7 @@ def parser(block_only: bool = True):
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark", {"maxNesting": MAX_NESTING}).enable(["table", "strikethrough"])
+    _quiet_block_rules()
     if block_only:
         md.disable("inline")
         try:
@@ -40,6 +42,29 @@ def parser(block_only: bool = True):
         except (ValueError, KeyError):
             pass
     return md
+
+
+class _NoDebug:
+    """Stands in for the module loggers of markdown-it's block rules, which log a debug line
+    on every attempt (about one call per rule per line: ~10% of a block parse)."""
+
+    @staticmethod
+    def debug(*args, **kwargs) -> None:
+        return None
+
+
+def _quiet_block_rules() -> None:
+    import logging
+    import pkgutil
+
+    import markdown_it.rules_block as rb
+
+    if logging.getLogger("markdown_it").isEnabledFor(logging.DEBUG):
+        return  # someone asked for markdown-it's debug log: leave it alone
+    for info in pkgutil.iter_modules(rb.__path__):
+        mod = sys.modules.get(f"{rb.__name__}.{info.name}")
+        if mod is not None and isinstance(getattr(mod, "LOGGER", None), logging.Logger):
+            mod.LOGGER = _NoDebug()
 
 
 @dataclass(frozen=True, slots=True)

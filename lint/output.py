@@ -42,6 +42,10 @@ def diagnostic_json(path: str, d: Diagnostic, lines: LineIndex | None = None) ->
             "severity": d.severity.label, "fix": fix}
 
 
+#: Output formats whose reports quote the source text of each diagnostic's line.
+NEEDS_TEXT = {"json", "sarif", "gitlab"}
+
+
 class Reporter:
     def __init__(self, out: TextIO, threshold: Applicability, color: bool = False):
         self.out = out

@@ -16,7 +16,6 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import pathspec
 
 from tidymark import registry
 from tidymark.config import ConfigError, Settings
@@ -100,6 +99,13 @@ class RuleBook:
         if hit is not None:
             return hit[1]
         self._check_selectors(settings)
+        # the same selection and options (folders without a config file of their own): same rules
+        key = (settings.select, settings.ignore, settings.extend_select, repr(sorted(settings.rules.items())),
+               settings.rule_packs, settings.local_rules)
+        same = self.__dict__.setdefault("_by_value", {}).get(key)
+        if same is not None:
+            self._by_settings[id(settings)] = (settings, same)
+            return same
         table = self.table_for(settings)
         chosen = registry.select(table, list(settings.select) if settings.select is not None else None,
                                  list(settings.ignore), list(settings.extend_select))
@@ -118,6 +124,7 @@ class RuleBook:
                 raise ConfigError(str(exc)) from None
             rules.append(info.cls(parsed))
         self._by_settings[id(settings)] = (settings, rules)
+        self._by_value[key] = rules
         return rules
 
     def rules_for_file(self, settings: Settings, path: Path) -> list[Rule]:
@@ -126,6 +133,8 @@ class RuleBook:
             return rules
         specs = self._pfi.get(id(settings))
         if specs is None:
+            import pathspec
+
             specs = self._pfi[id(settings)] = [
                 (pathspec.GitIgnoreSpec.from_lines([pat]), codes) for pat, codes in settings.per_file_ignores]
         try:
