@@ -228,8 +228,13 @@ def _words(literal: str, bounded: bool) -> list[Token]:
     for m in _WORD.finditer(literal):
         word = m.group()
         ascii_word = word.isascii()
-        out.append(Token(word, ascii_word and (m.start() > 0 or bounded),
-                         ascii_word and (m.end() < len(literal) or bounded)))
+        # the gate text deletes emphasis and bracket characters, so only another character
+        # (or the end of a whole-line phrase) is a boundary there
+        before = literal[m.start() - 1] if m.start() else ""
+        after = literal[m.end()] if m.end() < len(literal) else ""
+        left = (before not in _GATE_DELETE) if before else bounded
+        right = (after not in _GATE_DELETE) if after else bounded
+        out.append(Token(word, ascii_word and left, ascii_word and right))
     return out
 
 
@@ -285,6 +290,14 @@ def _literal_clauses(literal: str, bounded: bool) -> list[Clause]:
 def pattern_clauses(pattern: str) -> tuple[Clause, ...] | None:
     """Clauses a line matching ``pattern`` satisfies, or None when it requires no word (the
     pattern then disables the gate of its category)."""
+    known = _derived()["clauses"]
+    if pattern in known:
+        found = known[pattern]
+        return None if found is None else tuple(tuple(Token(*t) for t in cl) for cl in found)
+    return derive_pattern_clauses(pattern)
+
+
+def derive_pattern_clauses(pattern: str) -> tuple[Clause, ...] | None:
     from re import _parser
 
     try:
@@ -442,8 +455,8 @@ def word_hits(doc) -> dict[str, list[int]]:
 
 _ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _GATE_IMAGE = re.compile(r"!\[[^\[\]\r\n]{0,500}\]\([^()\s]{0,2000}\)")
-_GATE_DEST = re.compile(r"\]\([^()\s]{0,2000}(?:\s+\"[^\"\r\n]{0,300}\")?\)")
-_GATE_TAG = re.compile(r"<[^<>\r\n]{0,1000}>")
+_GATE_LINK = re.compile(r"(\[[^\[\]\r\n]{0,500})\]\([^()\s]{0,2000}(?:[ \t]+\"[^\"\r\n]{0,300}\")?\)")
+_GATE_TAG = re.compile(r"</?[A-Za-z][^<>\r\n]{0,1000}>")
 _GATE_DELETE = "*_~=\\[]"
 _GATE_DELETE_WIDE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 
@@ -462,14 +475,15 @@ def gate_text(doc) -> tuple[str, "LineIndex", frozenset[int]]:
                 text = decoded
             else:  # an entity encodes a line break: keep such lines whole
                 always = frozenset(doc.lines.line_of(m.start()) for m in re.finditer("&", text))
+        # markup first, as normalize() does, then case and compatibility forms
+        if "](" in text:
+            text = _GATE_IMAGE.sub(" ", text)
+            text = _GATE_LINK.sub(r"\1", text)
+        if "<" in text:
+            text = _GATE_TAG.sub(" ", text)
         if not text.isascii():
             text = unicodedata.normalize("NFKC", text)
         text = text.lower()
-        if "](" in text:
-            text = _GATE_IMAGE.sub(" ", text)
-            text = _GATE_DEST.sub("", text)
-        if "<" in text:
-            text = _GATE_TAG.sub(" ", text)
         for ch in _GATE_DELETE:
             if ch in text:
                 text = text.replace(ch, "")
@@ -583,7 +597,52 @@ def normalize(line: str) -> str:
 
 @lru_cache(maxsize=4096)
 def normalize_phrase(phrase: str) -> str:
-    return normalize(phrase)
+    known = _derived()["phrases"].get(phrase)
+    return normalize(phrase) if known is None else known
+
+
+# -- derived lexicon data ------------------------------------------------------------------------
+# Normalising every phrase and parsing every pattern of the built-in lexicons costs more than
+# checking a small note, so the results ship beside the lexicons (lexicons/derived.json).  They
+# are looked up by the phrase or pattern itself: an edited lexicon still works (new entries are
+# derived when met); tests/test_line_gate.py fails until the file is regenerated with
+# ``python -c "from tidymark.boilerplate import write_derived; write_derived()"``.
+DERIVED_FILE = "derived.json"
+
+
+@lru_cache(maxsize=1)
+def _derived() -> dict:
+    import json
+
+    try:
+        data = json.loads((lexicon_dir() / DERIVED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"phrases": {}, "clauses": {}}
+    return {"phrases": data.get("phrases") or {}, "clauses": data.get("clauses") or {}}
+
+
+def derive_all() -> dict:
+    """What :data:`DERIVED_FILE` holds, computed from the lexicon files."""
+    phrases: dict[str, str] = {}
+    clauses: dict[str, list | None] = {}
+    for data in _files().values():
+        for cat, body in data.items():
+            if cat in WHOLE_LINE:
+                for ph in body.get("phrases") or []:
+                    phrases[ph] = normalize(ph)
+            for pat in body.get("patterns") or []:
+                found = derive_pattern_clauses(pat)
+                clauses[pat] = None if found is None else [[[t.text, t.left, t.right] for t in cl] for cl in found]
+    return {"phrases": dict(sorted(phrases.items())), "clauses": dict(sorted(clauses.items()))}
+
+
+def write_derived() -> Path:
+    import json
+
+    path = lexicon_dir() / DERIVED_FILE
+    path.write_text(json.dumps(derive_all(), ensure_ascii=False, indent=0, sort_keys=True) + "\n", encoding="utf-8")
+    _derived.cache_clear()
+    return path
 
 
 def marker_form(norm: str) -> str:

@@ -163,8 +163,14 @@ class RecommendationBlock(Rule):
     # -- check -------------------------------------------------------------------------
     def check(self, doc):
         gate = self._gate.lines(doc)
-        if gate is not None and not gate:
-            return  # no line can be a marker: no need to parse the document
+        if gate is not None:
+            # a marker is only reported with web links after it: "//" (or an HTML-escaped
+            # URL) must follow its line somewhere
+            text = doc.text
+            last = max(text.rfind("//"), text.rfind("&"))
+            gate = frozenset(k for k in gate if doc.lines.line_start(k) <= last)
+            if not gate:
+                return  # no line can be a marker: no need to parse the document
         body = bp.analyze(doc)
         blocks = body.blocks
         n = len(blocks)

@@ -55,7 +55,8 @@ def _variants(phrase: str) -> list[str]:
         f"[{title}](https://example.com/a?b=c)", f"👉 {phrase} 👈", f"<span>{phrase}</span>",
         f"{phrase}\u200b", f"\\*{phrase}\\*", html.escape(phrase).replace("'", "&#x27;"),
         "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in phrase),  # full-width
-        f"![](https://img.example/x.png) {phrase}", f"<!-- x --> {phrase}",
+        f"![](https://img.example/x.png) {phrase}", f"<!-- x --> {phrase}", f"<-{phrase}->",
+        f"＜{phrase}＞", f"[{phrase}]", f"={phrase}=", f"{phrase}](https://example.com)",
     ]
     if len(words) > 1:
         out += ["  ".join(words), f"**{words[0]}** {' '.join(words[1:])}",
@@ -140,3 +141,12 @@ def test_nfkc_and_lower_keep_line_breaks():
         gate, index, _ = bp.gate_text(doc)
         assert index.line_count == doc.lines.line_count
     assert not any("\n" in unicodedata.normalize("NFKC", chr(c)) for c in range(0x80, 0x3000) if chr(c) != "\x85")
+
+
+def test_derived_lexicon_data_is_up_to_date():
+    """lexicons/derived.json holds what the code derives from the lexicons today."""
+    import json
+
+    shipped = json.loads((bp.lexicon_dir() / bp.DERIVED_FILE).read_text(encoding="utf-8"))
+    assert shipped == json.loads(json.dumps(bp.derive_all())), (
+        'regenerate it: python -c "from tidymark.boilerplate import write_derived; write_derived()"')
