@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -91,43 +92,63 @@ class MetadataRepeatedInBody(Rule):
             labels[_key_norm(label)] = tuple(keys)
         forms_cache: dict = {}
         lines = doc.lines
-        for block in doc.blocks:
-            if block.kind not in ("paragraph", "bullet_list", "ordered_list", "blockquote"):
+        hits: list[tuple[int, object]] = []
+        # the lines first, from the text alone: most notes need no Markdown parse for this
+        for line0 in _colon_lines(doc):
+            raw = lines.line_text(line0).strip()
+            if not raw or len(raw) > 600:
                 continue
-            for line0 in range(block.line0, block.line1):
-                raw = lines.line_text(line0).strip()
-                if not raw or len(raw) > 600:
-                    continue
-                m = _LINE.match(raw)
-                if not m:
-                    continue
-                label = _key_norm(m.group("label").strip("_"))
-                keys = []
-                if label in by_key:
-                    keys.append(by_key[label])
-                for k in labels.get(label, ()):
-                    real = by_key.get(_key_norm(k))
-                    if real is not None and real not in keys:
-                        keys.append(real)
-                if not keys:
-                    continue
-                seen = body_value_forms(m.group("value"))
-                hit = None
-                for k in keys:
-                    if k not in forms_cache:
-                        forms_cache[k] = value_forms(values[k]) | _raw_forms(fm, k)
-                    if seen & forms_cache[k]:
-                        hit = k
-                        break
-                if hit is None:
-                    continue
-                span = lines.lines_span(line0, line0 + 1)
-                if doc.is_protected(span):
-                    continue
-                yield self.diagnostic(
-                    span, f"Line repeats front-matter `{hit}` (line {line0 + 1})",
-                    fix=Fix.safe(f"Remove the repeated `{hit}` line", remove_lines(doc, line0, line0 + 1),
-                                 kind=FixKind.REMOVE_SCAFFOLDING))
+            m = _LINE.match(raw)
+            if not m:
+                continue
+            label = _key_norm(m.group("label").strip("_"))
+            keys = []
+            if label in by_key:
+                keys.append(by_key[label])
+            for k in labels.get(label, ()):
+                real = by_key.get(_key_norm(k))
+                if real is not None and real not in keys:
+                    keys.append(real)
+            if not keys:
+                continue
+            seen = body_value_forms(m.group("value"))
+            for k in keys:
+                if k not in forms_cache:
+                    forms_cache[k] = value_forms(values[k]) | _raw_forms(fm, k)
+                if seen & forms_cache[k]:
+                    hits.append((line0, k))
+                    break
+        if not hits:
+            return
+        # then only lines of paragraphs, lists and quotes count
+        blocks = [b for b in doc.blocks if b.kind in ("paragraph", "bullet_list", "ordered_list", "blockquote")]
+        starts = [b.line0 for b in blocks]
+        for line0, hit in hits:
+            i = bisect.bisect_right(starts, line0) - 1
+            if i < 0 or line0 >= blocks[i].line1:
+                continue
+            span = lines.lines_span(line0, line0 + 1)
+            if doc.is_protected(span):
+                continue
+            yield self.diagnostic(
+                span, f"Line repeats front-matter `{hit}` (line {line0 + 1})",
+                fix=Fix.safe(f"Remove the repeated `{hit}` line", remove_lines(doc, line0, line0 + 1),
+                             kind=FixKind.REMOVE_SCAFFOLDING))
+
+
+def _colon_lines(doc) -> list[int]:
+    """0-based body lines holding a colon (ASCII or full-width), in order."""
+    text = doc.text
+    start = doc.body_start
+    index = doc.lines
+    found: set[int] = set()
+    for colon in (":", "："):
+        i = text.find(colon, start)
+        while i != -1:
+            line0 = index.line_of(i)
+            found.add(line0)
+            i = text.find(colon, index.line_start(line0 + 1))
+    return sorted(found)
 
 
 def _raw_forms(fm, key) -> set[str]:

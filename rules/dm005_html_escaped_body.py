@@ -81,7 +81,7 @@ class HtmlEscapedBody(Rule):
                 edits.append(Edit(span, _UNESCAPE[m.group()]))
         if not edits:
             return
-        kinds = sorted({text[e.span.start:e.span.end] for e in edits}, key=lambda k: -body.count(k))[:3]
+        kinds = sorted({text[e.span.start:e.span.end] for e in edits}, key=lambda k: (-body.count(k), k))[:3]
         fix_cls = Fix.safe if strong else Fix.unsafe
         yield self.diagnostic(
             edits[0].span,
