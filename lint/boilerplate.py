@@ -453,6 +453,38 @@ def word_hits(doc) -> dict[str, list[int]]:
     return doc.memo(("word_hits", _Scanner.version), compute)
 
 
+_SETEXT_UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")
+
+
+def confirm_lines(doc, lines: frozenset[int] | None, matches) -> frozenset[int] | None:
+    """Of the lines a gate let through, those that can still match once the text itself is
+    looked at, before any Markdown parse: ``matches(raw_line)`` decides for a line without
+    link or HTML syntax; a line with links, or one that may be part of a multi-line setext
+    heading, is kept (only the document's structure can decide)."""
+    if not lines:
+        return lines
+    index = doc.lines
+    n = index.line_count
+    kept = set()
+    for line0 in lines:
+        raw = index.line_text(line0)
+        if "](" in raw or "][" in raw or "]:" in raw or "<" in raw:
+            kept.add(line0)
+            continue
+        k = line0 + 1
+        while k < n and k <= line0 + 20:
+            nxt = index.line_text(k)
+            if not nxt.strip():
+                break
+            if _SETEXT_UNDERLINE.match(nxt):
+                kept.add(line0)
+                break
+            k += 1
+        if line0 not in kept and matches(raw):
+            kept.add(line0)
+    return frozenset(kept)
+
+
 _ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _GATE_IMAGE = re.compile(r"!\[[^\[\]\r\n]{0,500}\]\([^()\s]{0,2000}\)")
 _GATE_LINK = re.compile(r"(\[[^\[\]\r\n]{0,500})\]\([^()\s]{0,2000}(?:[ \t]+\"[^\"\r\n]{0,300}\")?\)")

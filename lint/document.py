@@ -30,6 +30,7 @@ class Document:
         self.bom = bom
         self.newline = newline or detect_newline(text)
         self._memo: dict = {}
+        self._head = None  # (tokens, settled blocks) of the last partial parse, see head()
 
     def memo(self, key, compute):
         """A value computed once per document and shared by the rules that need it."""
@@ -70,15 +71,39 @@ class Document:
     # -- Markdown -----------------------------------------------------------------
     @cached_property
     def _parsed(self):
+        return self._parse_lines(None)
+
+    def _parse_lines(self, end_line: int | None):
+        """Tokens (and env) of the body up to 0-based line ``end_line`` (None: all of it)."""
         fm = self.front_matter
         start = self.body_start
         if fm is not None and not fm.closed:
             start = len(self.text)
+        end = len(self.text) if end_line is None else max(start, self.lines.line_start(end_line))
         # Blank the front matter (same number of lines) so token maps are file lines.
         blank = "\n" * (self.lines.line_of(start) if start else 0)
         env: dict = {}
-        tokens = parser(True).parse(blank + self.text[start:], env)
+        tokens = parser(True).parse(blank + self.text[start:end], env)
         return tokens, env
+
+    def head(self, max_lines: int) -> tuple[tuple[Block, ...], list, bool]:
+        """The leading top-level blocks of the body, parsing only about ``max_lines`` lines.
+
+        Returns (blocks, their tokens, complete).  Without ``complete`` the blocks are those a
+        full parse gives too: every block of the partial parse but its last, which later lines
+        might still extend.  A rule that finds what it needs there (the first heading) spares
+        the whole parse; otherwise it asks again with more lines.
+        """
+        if "_parsed" not in self.__dict__:
+            first = self.lines.line_of(self.body_start) if self.body_start else 0
+            if first + max_lines < self.lines.line_count:
+                tokens, _ = self._parse_lines(first + max_lines)
+                blocks = _blocks_of(tokens, self.lines)[:-1]
+                if blocks:
+                    self._head = (tokens, blocks)
+                    self.__dict__.pop("_head_protected", None)
+                return blocks, tokens, False
+        return self.blocks, self.tokens, True
 
     @property
     def tokens(self):
@@ -96,34 +121,15 @@ class Document:
     @cached_property
     def blocks(self) -> tuple[Block, ...]:
         """Top-level blocks of the body in order."""
-        out: list[Block] = []
-        toks = self.tokens
-        i, n = 0, len(toks)
-        while i < n:
-            t = toks[i]
-            if t.level != 0 or t.map is None:
-                i += 1
-                continue
-            if t.nesting == 1:
-                depth, j = 1, i + 1
-                while j < n and depth:
-                    depth += toks[j].nesting
-                    j += 1
-                kind = t.type[:-5] if t.type.endswith("_open") else t.type
-            else:
-                j = i + 1
-                kind = t.type
-            a, b = t.map
-            out.append(Block(kind, t.tag, self.lines.lines_span(a, b), a, b, i, j, t.markup))
-            i = j
-        return tuple(out)
+        return _blocks_of(self.tokens, self.lines)
 
     def block_text(self, block: Block) -> str:
         return self.text[block.span.start:block.span.end]
 
-    def inline_content(self, block: Block) -> str:
-        """The raw inline source of a paragraph/heading block (markdown-it ``inline.content``)."""
-        for t in self.tokens[block.token_start:block.token_end]:
+    def inline_content(self, block: Block, tokens=None) -> str:
+        """The raw inline source of a paragraph/heading block (markdown-it ``inline.content``);
+        ``tokens``: those the block came from (:meth:`head`), by default the whole parse's."""
+        for t in (self.tokens if tokens is None else tokens)[block.token_start:block.token_end]:
             if t.type == "inline":
                 return t.content
         return ""
@@ -138,9 +144,12 @@ class Document:
     @cached_property
     def protected(self) -> tuple[Span, ...]:
         """Code blocks, code spans and HTML comments, sorted: never edited by a fix."""
+        return self._protected_of(self.tokens, self.code_blocks)
+
+    def _protected_of(self, tokens, code_blocks) -> tuple[Span, ...]:
         text = self.text
-        spans: list[Span] = list(self.code_blocks)
-        for t in self.tokens:
+        spans: list[Span] = list(code_blocks)
+        for t in tokens:
             if t.map is None:
                 continue
             if t.type == "inline" or t.type == "html_block":
@@ -168,6 +177,18 @@ class Document:
         if isinstance(span, int):
             span = Span(span, span + 1)
         end = max(span.end, span.start + 1)
+        if "_parsed" not in self.__dict__ and self._head is not None:
+            # within the settled head of a partial parse (see head()) that parse decides
+            tokens, blocks = self._head
+            if end <= blocks[-1].span.end:
+                prot = self.__dict__.get("_head_protected")
+                if prot is None:
+                    last = blocks[-1].token_end
+                    codes = tuple(self.block_span(t) for t in tokens[:last]
+                                  if t.type in ("fence", "code_block") and t.map is not None)
+                    prot = self.__dict__["_head_protected"] = self._protected_of(tokens[:last], codes)
+                i = bisect.bisect_left([s.start for s in prot], end) - 1
+                return i >= 0 and prot[i].end > span.start
         prot = self.protected
         i = bisect.bisect_left(self._protected_starts, end) - 1
         return i >= 0 and prot[i].end > span.start
@@ -188,3 +209,27 @@ class Document:
 
     def links(self) -> list[Inline]:
         return [e for e in self.inline if e.kind == "link"]
+
+
+def _blocks_of(toks, lines: LineIndex) -> tuple[Block, ...]:
+    """Top-level blocks of a token stream in order."""
+    out: list[Block] = []
+    i, n = 0, len(toks)
+    while i < n:
+        t = toks[i]
+        if t.level != 0 or t.map is None:
+            i += 1
+            continue
+        if t.nesting == 1:
+            depth, j = 1, i + 1
+            while j < n and depth:
+                depth += toks[j].nesting
+                j += 1
+            kind = t.type[:-5] if t.type.endswith("_open") else t.type
+        else:
+            j = i + 1
+            kind = t.type
+        a, b = t.map
+        out.append(Block(kind, t.tag, lines.lines_span(a, b), a, b, i, j, t.markup))
+        i = j
+    return tuple(out)

@@ -169,6 +169,7 @@ class RecommendationBlock(Rule):
             text = doc.text
             last = max(text.rfind("//"), text.rfind("&"))
             gate = frozenset(k for k in gate if doc.lines.line_start(k) <= last)
+            gate = bp.confirm_lines(doc, gate, lambda raw: self._strength(raw, bp.normalize(raw)) is not None)
             if not gate:
                 return  # no line can be a marker: no need to parse the document
         body = bp.analyze(doc)

@@ -126,7 +126,17 @@ class CallToAction(Rule):
         if self._gates is None:
             return None
         found = [g.lines(doc) for g in self._gates]
-        return None if any(f is None for f in found) else frozenset().union(*found)
+        if any(f is None for f in found):
+            return None
+        return bp.confirm_lines(doc, frozenset().union(*found), self._text_match)
+
+    def _text_match(self, raw: str) -> bool:
+        """Can a line without links be a call to action, judging by its text alone?"""
+        norm = bp.normalize(raw)
+        if not norm or bp.width(norm) > self.options.max_width or self._keep.search(norm):
+            return False
+        return (self._template.full(norm) or self._end.full(norm) or self._share_line(norm)
+                or self._cta.full(norm))
 
     # -- one line ------------------------------------------------------------------------
     def _share_line(self, norm: str) -> bool:

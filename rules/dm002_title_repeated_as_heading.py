@@ -64,22 +64,38 @@ class TitleRepeatedAsHeading(Rule):
         title = fm.values.get("title")
         if not isinstance(title, str) or not title.strip():
             return
+        # the first heading is near the top: parse only the head of the body when that settles it
+        lines = 40
+        while True:
+            blocks, tokens, complete = doc.head(lines)
+            found = self._first_heading(doc, blocks, tokens)
+            if found is not None or complete:
+                break
+            lines *= 4
+        if not found:
+            return
+        block, prose_before = found
+        if not same_title(title, doc.inline_content(block, tokens)):
+            return
+        fix_cls = Fix.unsafe if prose_before else Fix.safe
+        fix = fix_cls("Remove the heading that repeats the title", remove_block(doc, block),
+                      kind=FixKind.REMOVE_SCAFFOLDING)
+        yield self.diagnostic(block.span, f"Heading repeats the front-matter title (line {block.line0 + 1})",
+                              fix=fix)
+
+    @staticmethod
+    def _first_heading(doc, blocks, tokens):
+        """(first heading, prose before it) among ``blocks``; False when the first heading is
+        not a Markdown heading of any level; None when ``blocks`` hold no heading."""
         prose_before = False
-        for block in doc.blocks:
+        for block in blocks:
             if block.kind == "heading":
                 if block.markup not in ("#", "##", "###", "####", "#####", "######", "=", "-"):
-                    return
-                text = doc.inline_content(block)
-                if not same_title(title, text):
-                    return
-                fix_cls = Fix.unsafe if prose_before else Fix.safe
-                fix = fix_cls("Remove the heading that repeats the title", remove_block(doc, block),
-                              kind=FixKind.REMOVE_SCAFFOLDING)
-                yield self.diagnostic(block.span, f"Heading repeats the front-matter title (line {block.line0 + 1})",
-                                      fix=fix)
-                return
+                    return False
+                return block, prose_before
             if block.kind == "paragraph" and not _scaffolding_like(doc.block_text(block)):
                 prose_before = True
+        return None
 
 
 def _scaffolding_like(text: str) -> bool:

@@ -20,6 +20,12 @@ _LINE_PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
 )
 _FULL_CONTENT = re.compile(r"^(?:full content|content)\s*:?$", re.I)
 _HIGHLIGHTS = re.compile(r"^highlights$", re.I)
+# Text-only pre-checks: without one of these nothing below can match, and no parse is needed.
+_TEMPLATE_HEADING_LINE = re.compile(
+    r"^ {0,3}(?:#{1,6}[ \t]+)?(?:full content|content|highlights)[ \t]*:?(?:[ \t]+#+)?[ \t]*$", re.I | re.M)
+_HR_LINE = re.compile(r" {0,3}(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})")
+_NON_BLANK = re.compile(r"\S")
+_LINE_WORDS = ("sr-annote", "SidebarToggle", "原创", "转载", "翻译")
 _HIGHLIGHT_LINK = re.compile(r"[ \t]*\[⤴️?\]\(https?://(?:www\.)?omnivore\.app/me/[^)\s]*\)")
 
 
@@ -85,7 +91,29 @@ class ClipperScaffolding(Rule):
         return self.diagnostic(doc.lines.lines_span(first0, last0), f"Clipper scaffolding: {what} (line {first0 + 1})",
                                fix=Fix.safe(f"Remove the {what}", edit, kind=FixKind.REMOVE_SCAFFOLDING))
 
+    @staticmethod
+    def _may_match(doc) -> bool:
+        """Can any check below find something?  Judged from the text alone."""
+        body = doc.text[doc.body_start:]
+        if "\r" in body:
+            body = body.replace("\r\n", "\n").replace("\r", "\n")
+        low = body.lower()
+        if "omnivore" in low or any(w in body for w in _LINE_WORDS):
+            return True
+        if ("content" in low or "highlights" in low) and _TEMPLATE_HEADING_LINE.search(body):
+            return True
+        first = _NON_BLANK.search(body)
+        if first is None:
+            return False
+        a = body.rfind("\n", 0, first.start()) + 1
+        b = body.find("\n", a)
+        first_line = body[a:] if b == -1 else body[a:b]
+        last_line = body.rstrip().rsplit("\n", 1)[-1]
+        return any(_HR_LINE.fullmatch(ln.rstrip(" \t")) for ln in (first_line, last_line))
+
     def check(self, doc):
+        if not self._may_match(doc):
+            return
         blocks = doc.blocks
         text = doc.text
         lines = doc.lines

@@ -11,6 +11,10 @@ from tidymark.rule import FixAvailability, Rule
 _READ_ORIGINAL = re.compile(
     r"^\[(?:Read Original|Read original|Original|Original article|Original Article|View original|原文链接|查看原文)\]"
     r"\(<?(?P<url>https?://[^)\s>]+)>?\)$")
+# a line that can start a `Read Original` link (text-only pre-check: no parse without one)
+_READ_ORIGINAL_START = re.compile(
+    r"^[ \t]*\[(?:Read Original|Read original|Original|Original article|Original Article|View original|原文链接|查看原文)\]\(",
+    re.M)
 _SIMPREAD = re.compile(
     r"^>?\s*本文由\s*\[?简悦\s*SimpRead\]?(?:\([^)]*\))?\s*转码[，,]?\s*(?:原文地址\s*"
     r"(?:\[[^\]]*\]\((?P<url>https?://[^)\s]+)\)|(?P<bare>https?://\S+)))?\s*$")
@@ -68,6 +72,13 @@ class SourceLinkLine(Rule):
     needs_any = ("](http", "SimpRead")
 
     def check(self, doc):
+        text = doc.text
+        if "SimpRead" not in text:
+            body = text[doc.body_start:]
+            if "\r" in body:
+                body = body.replace("\r", "\n")
+            if not _READ_ORIGINAL_START.search(body):
+                return  # no line can match: spare the Markdown parse
         fm = doc.front_matter
         if fm is None or not fm.closed or fm.error is not None or fm.kind != "yaml":
             fm = None
