@@ -428,3 +428,47 @@ def test_pathological_brackets_stay_linear():
     Document(text).inline  # must return (the test suite has a global timeout in CI)
     text = "![a](" + "(" * 5000 + ")" * 5000 + ")\n"
     Document(text).inline
+
+
+# -- partial parse (Document.head) ---------------------------------------------------------------
+from pathlib import Path  # noqa: E402
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_ROOT = Path(__file__).resolve().parent.parent
+_HEAD_LINES = ["# Title", "Title", "=====", "---", "***", "", "", "text line", "- item", "  - nested", "1. one",
+               "> quote", "> # quoted heading", "```", "~~~", "    indented code", "<div>", "</div>", "<!-- c",
+               "-->", "| a | b |", "|---|---|", "[ref]: https://example.com", "Para with `code` span",
+               "## Heading ##", "\ttab", "lazy continuation", "- [ ] task", "<!-- one -->", "`` x ``"]
+
+
+def _same_head(text: str) -> None:
+    full = Document(text)
+    for n in (1, 2, 3, 5, 8, 13, 40):
+        doc = Document(text)
+        blocks, tokens, complete = doc.head(n)
+        expect = full.blocks if complete else full.blocks[:len(blocks)]
+        assert [(b.kind, b.span, b.markup, b.tag) for b in blocks] == \
+               [(b.kind, b.span, b.markup, b.tag) for b in expect], (n, text)
+        for b, e in zip(blocks, expect):
+            assert doc.inline_content(b, tokens) == full.inline_content(e)
+        if blocks:
+            for line0 in range(blocks[-1].line1):
+                span = doc.lines.lines_span(line0, line0 + 1)
+                assert doc.is_protected(span) == full.is_protected(span), (n, line0, text)
+            assert "_parsed" not in doc.__dict__ or complete
+
+
+def test_head_gives_the_blocks_of_the_full_parse():
+    texts = [p.read_text(encoding="utf-8") for p in sorted((_ROOT / "seeds").glob("*.md"))]
+    assert texts
+    for text in texts:
+        _same_head(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_HEAD_LINES), min_size=1, max_size=60),
+       st.sampled_from(["", "---\ntitle: T\n---\n"]), st.sampled_from(["\n", "\r\n"]))
+def test_head_agrees_with_the_full_parse_on_any_layout(lines, front, nl):
+    text = front + "\n".join(lines) + "\n"
+    _same_head(text.replace("\n", nl))
