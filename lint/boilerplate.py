@@ -357,9 +357,13 @@ class LineGate:
                 by_anchor.setdefault(t, []).append(rest)
         # one empty rest: the anchor alone is enough
         self._anchors = {t: (() if () in rests else tuple(dict.fromkeys(rests))) for t, rests in by_anchor.items()}
+        self._by_word: dict[str, list[tuple[Token, tuple]]] = {}
+        for t, rests in self._anchors.items():
+            self._by_word.setdefault(t.text, []).append((t, rests))
         self.urls = tuple(dict.fromkeys(u.lower() for u in urls))
         self._key = ("line_gate", id(self))
-        _register({t.text for t in self._anchors})
+        _register(set(self._by_word), "gate")
+        _register(set(self.urls), "raw")
 
     def lines(self, doc) -> frozenset[int] | None:
         """0-based lines that may match (None: the gate is off, every line may)."""
@@ -385,72 +389,80 @@ class LineGate:
 
     def _lines(self, doc) -> frozenset[int]:
         gate, index, always = gate_text(doc)
-        hits = word_hits(doc)
+        hits = word_hits(doc, "gate")
         found: set[int] = set(always)
         line_of = index.line_of
         counts: dict[int, int] = {}
-        for t, rests in self._anchors.items():
-            for i in hits.get(t.text, ()):
-                if not self._whole(gate, t, i):
-                    continue
-                line = line_of(i)
-                if self.min_hits > 1:
-                    counts[line] = counts.get(line, 0) + 1
-                elif line not in found:
-                    if not rests:
-                        found.add(line)
+        by_word = self._by_word
+        for word, positions in hits.items():
+            anchors = by_word.get(word)
+            if anchors is None:
+                continue
+            for t, rests in anchors:
+                for i in positions:
+                    if not self._whole(gate, t, i):
                         continue
-                    a, b = index.line_start(line), index.line_start(line + 1)
-                    if any(all(any(self._on_line(gate, x, a, b) for x in cl) for cl in rest) for rest in rests):
-                        found.add(line)
+                    line = line_of(i)
+                    if self.min_hits > 1:
+                        counts[line] = counts.get(line, 0) + 1
+                    elif line not in found:
+                        if not rests:
+                            found.add(line)
+                            continue
+                        a, b = index.line_start(line), index.line_start(line + 1)
+                        if any(all(any(self._on_line(gate, x, a, b) for x in cl) for cl in rest) for rest in rests):
+                            found.add(line)
         if counts:
             found.update(line for line, k in counts.items() if k >= self.min_hits)
         if self.urls:
             low, low_index = raw_lower(doc)
+            raw_hits = word_hits(doc, "raw")
             for word in self.urls:
-                i = low.find(word)
-                while i != -1:
-                    line = low_index.line_of(i)
-                    found.add(line)
-                    i = low.find(word, low_index.line_start(line + 1))
+                for i in raw_hits.get(word, ()):
+                    found.add(low_index.line_of(i))
         return frozenset(found)
 
 
 class _Scanner:
-    """Every word any gate looks for, found in one pass (Aho-Corasick) over the gate text."""
+    """Every word the gates look for, found in one pass (Aho-Corasick) per text: "gate" words
+    in the gate text, "raw" ones (link targets) in the lower-cased document."""
 
-    words: set[str] = set()
-    automaton = None
+    words: dict[str, set[str]] = {"gate": set(), "raw": set()}
+    automaton: dict = {}
     version = 0
 
 
-def _register(words: set[str]) -> None:
-    if not words <= _Scanner.words:
-        _Scanner.words = _Scanner.words | words
-        _Scanner.automaton = None
+def _register(words: set[str], kind: str) -> None:
+    if not words <= _Scanner.words[kind]:
+        _Scanner.words = {**_Scanner.words, kind: _Scanner.words[kind] | words}
+        _Scanner.automaton = {}
         _Scanner.version += 1
 
 
-def word_hits(doc) -> dict[str, list[int]]:
-    """Start offsets in the gate text of every registered word (sorted, overlaps included)."""
+def word_hits(doc, kind: str = "gate") -> dict[str, list[int]]:
+    """Start offsets of every registered word in the ``kind`` text (sorted, overlaps included)."""
     def compute():
         import ahocorasick
 
-        if _Scanner.automaton is None:
+        out: dict[str, list[int]] = {}
+        if not _Scanner.words[kind]:
+            return out
+        auto = _Scanner.automaton.get(kind)
+        if auto is None:
             auto = ahocorasick.Automaton()
-            for w in _Scanner.words:
+            for w in _Scanner.words[kind]:
                 auto.add_word(w, (w, len(w) - 1))
             auto.make_automaton()
-            _Scanner.automaton = auto
-        out: dict[str, list[int]] = {}
-        for end, (w, back) in _Scanner.automaton.iter(gate_text(doc)[0]):
+            _Scanner.automaton[kind] = auto
+        text = gate_text(doc)[0] if kind == "gate" else raw_lower(doc)[0]
+        for end, (w, back) in auto.iter(text):
             lst = out.get(w)
             if lst is None:
                 out[w] = [end - back]
             else:
                 lst.append(end - back)
         return out
-    return doc.memo(("word_hits", _Scanner.version), compute)
+    return doc.memo(("word_hits", kind, _Scanner.version), compute)
 
 
 _SETEXT_UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")

@@ -8,6 +8,7 @@ from tidymark.clipper import LABELS, body_value_forms, norm, value_forms
 from tidymark.diagnostics import Fix, FixKind
 from tidymark.edits import remove_lines
 from tidymark.rule import FixAvailability, Rule
+from tidymark.source import LineIndex
 
 # `label: value`, optionally as a list item or quote line, label optionally bold.
 _LINE = re.compile(
@@ -90,11 +91,13 @@ class MetadataRepeatedInBody(Rule):
         labels = dict(LABELS)
         for label, keys in (self.options.labels or {}).items():
             labels[_key_norm(label)] = tuple(keys)
-        forms_cache: dict = {}
         lines = doc.lines
-        hits: list[tuple[int, object]] = []
-        # the lines first, from the text alone: most notes need no Markdown parse for this
-        for line0 in _colon_lines(doc):
+        # the labels that can name a key of this front matter
+        wanted = set(by_key) | {label for label, keys in labels.items() if any(_key_norm(k) in by_key for k in keys)}
+        # 1. lines that name a front-matter key, from the text alone (most notes have none,
+        #    and need no Markdown parse and no positions in the YAML for this rule)
+        named: list[tuple[int, list, str]] = []
+        for line0 in _label_lines(doc, wanted):
             raw = lines.line_text(line0).strip()
             if not raw or len(raw) > 600:
                 continue
@@ -109,23 +112,52 @@ class MetadataRepeatedInBody(Rule):
                 real = by_key.get(_key_norm(k))
                 if real is not None and real not in keys:
                     keys.append(real)
-            if not keys:
-                continue
-            seen = body_value_forms(m.group("value"))
-            for k in keys:
-                if k not in forms_cache:
-                    forms_cache[k] = value_forms(values[k]) | _raw_forms(fm, k)
-                if seen & forms_cache[k]:
-                    hits.append((line0, k))
-                    break
-        if not hits:
+            if keys:
+                named.append((line0, keys, m.group("value")))
+        if not named:
             return
-        # then only lines of paragraphs, lists and quotes count
+        # 2. the same value as the front matter's, as read; or maybe as written there (only
+        #    the YAML's positions can tell, so first a cheap look at its text)
+        forms: dict = {}
+        fm_text = None
+        found: list[tuple[int, object, bool]] = []
+        for line0, keys, value in named:
+            seen = body_value_forms(value)
+            hit = None
+            for k in keys:
+                if k not in forms:
+                    forms[k] = value_forms(values[k])
+                if seen & forms[k]:
+                    hit = k
+                    break
+            if hit is not None:
+                found.append((line0, hit, True))
+                continue
+            if fm_text is None:
+                fm_text = norm(fm.content)
+            if any(f and f in fm_text for f in seen):
+                found.append((line0, keys, False))
+        if not found:
+            return
+        # 3. only lines of paragraphs, lists and quotes count
         blocks = [b for b in doc.blocks if b.kind in ("paragraph", "bullet_list", "ordered_list", "blockquote")]
         starts = [b.line0 for b in blocks]
-        for line0, hit in hits:
+        raw_forms: dict = {}
+        by_line = {line0: value for line0, _, value in named}
+        for line0, what, sure in found:
             i = bisect.bisect_right(starts, line0) - 1
             if i < 0 or line0 >= blocks[i].line1:
+                continue
+            hit = what if sure else None
+            if not sure:
+                seen = body_value_forms(by_line[line0])
+                for k in what:
+                    if k not in raw_forms:
+                        raw_forms[k] = _raw_forms(fm, k)
+                    if seen & raw_forms[k]:
+                        hit = k
+                        break
+            if hit is None:
                 continue
             span = lines.lines_span(line0, line0 + 1)
             if doc.is_protected(span):
@@ -136,18 +168,27 @@ class MetadataRepeatedInBody(Rule):
                              kind=FixKind.REMOVE_SCAFFOLDING))
 
 
-def _colon_lines(doc) -> list[int]:
-    """0-based body lines holding a colon (ASCII or full-width), in order."""
-    text = doc.text
-    start = doc.body_start
-    index = doc.lines
+# What may stand before a label on its line (a list marker, a quote marker, bold)
+_LABEL_PREFIX = re.compile(r"[^\S\n]*(?:(?:[-*+]|\d+[.)])[ \t]+|>[ \t]*)?(?:\*\*|__)?[\s_]*")
+
+
+def _label_lines(doc, labels: set[str]) -> list[int]:
+    """0-based body lines that may be `label: value` lines for one of ``labels`` (normalised
+    with _key_norm), in order: lines where the label's first word opens the line."""
+    body = doc.text[doc.body_start:]
+    if "\r" in body:
+        body = body.replace("\r\n", "\n").replace("\r", "\n")
+    low = body.casefold()
+    index = LineIndex(low)
+    first_line = doc.lines.line_of(doc.body_start) if doc.body_start else 0
     found: set[int] = set()
-    for colon in (":", "："):
-        i = text.find(colon, start)
+    for word in {label.split(" ", 1)[0] for label in labels if label}:
+        i = low.find(word)
         while i != -1:
-            line0 = index.line_of(i)
-            found.add(line0)
-            i = text.find(colon, index.line_start(line0 + 1))
+            start = low.rfind("\n", 0, i) + 1
+            if i - start <= 40 and _LABEL_PREFIX.fullmatch(low, start, i):
+                found.add(first_line + index.line_of(start))
+            i = low.find(word, i + 1)
     return sorted(found)
 
 

@@ -65,7 +65,7 @@ class TitleRepeatedAsHeading(Rule):
         if not isinstance(title, str) or not title.strip():
             return
         # the first heading is near the top: parse only the head of the body when that settles it
-        lines = 40
+        lines = 12
         while True:
             blocks, tokens, complete = doc.head(lines)
             found = self._first_heading(doc, blocks, tokens)
