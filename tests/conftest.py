@@ -1,4 +1,11 @@
+import contextlib
+import faulthandler
+import importlib
+import logging
+import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,8 +25,9 @@ def _no_toplevel_lint_or_rules():
 
 
 def _engine_corpus(dest: Path) -> Path:
-    """A few hundred documents from seeds/: LF, CRLF, BOM, edited copies, Latin-1, UTF-16, binary,
-    and a subfolder with its own configuration (severity, per-file-ignores, unsafe fixes)."""
+    """A few hundred documents (293) generated from seeds/: LF, CRLF, CR, BOM, edited and cut copies,
+    Latin-1 (LF and CRLF), UTF-16, binary, mixed CRLF/LF in a nested folder, and a subfolder with its
+    own configuration (severity, per-file-ignores, unsafe fixes)."""
     seeds = sorted(p for p in (ROOT / "seeds").glob("*.md") if p.name != "README.md")
     dest.mkdir(parents=True, exist_ok=True)
     for p in seeds:
@@ -28,14 +36,17 @@ def _engine_corpus(dest: Path) -> Path:
         variants = {"lf": lf, "crlf": lf.replace(b"\n", b"\r\n"), "bom": b"\xef\xbb\xbf" + lf,
                     "bomcrlf": b"\xef\xbb\xbf" + lf.replace(b"\n", b"\r\n"),
                     "edit1": lf + b"\n<!-- variant 1 -->\n", "edit2": lf.replace(b"\n\n", b"\n\n\n", 3),
-                    "cut": lf[: len(lf) * 2 // 3]}
+                    "cut": lf[: len(lf) * 2 // 3], "cr": lf.replace(b"\n", b"\r"),
+                    "nested/a/b": lf.replace(b"\n", b"\r\n", 5)}  # mixed CRLF and LF
         for name, data in variants.items():
-            (dest / name).mkdir(exist_ok=True)
+            (dest / name).mkdir(parents=True, exist_ok=True)
             (dest / name / f"{stem}.md").write_bytes(data)
         text = lf.decode("utf-8")
         latin = text.encode("latin-1", "replace") + "Café crème, naïve.\n".encode("latin-1")
         (dest / "latin1").mkdir(exist_ok=True)
         (dest / "latin1" / f"{stem}.md").write_bytes(latin)
+        (dest / "latin1crlf").mkdir(exist_ok=True)
+        (dest / "latin1crlf" / f"{stem}.md").write_bytes(latin.replace(b"\n", b"\r\n"))
         (dest / "sub").mkdir(exist_ok=True)
         (dest / "sub" / f"{stem}.md").write_bytes(lf)
     (dest / "odd").mkdir(exist_ok=True)
@@ -80,20 +91,190 @@ def engine_expected(engine_corpus, tmp_path_factory) -> dict:
             "fixed": _snapshot(fixdir), "original": _snapshot(engine_corpus)}
 
 
-@pytest.fixture(scope="session")
-def ray_session():
-    """The one Ray instance of the test run (local, two CPUs, no dashboard).
+# Ray and Dask are optional extras: without them their tests skip, except in CI (CI=true), which
+# installs them (.ci/run), so that a broken install fails instead of silently running nothing.
+IN_CI = os.environ.get("CI", "").lower() == "true"
+_ENGINE_FIXTURES = {"ray_session": "ray", "dask_engine": "dask"}
+_STALLED: dict[str, str] = {}  # engine -> the test that ran out of time: its later tests fail at once
 
-    tests/test_ray.py shuts it down when its last test is done (see its module fixture)."""
-    ray = pytest.importorskip("ray")
-    pytest.importorskip("pyarrow")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+
+def _import_engine(engine: str, *names: str) -> list:
+    """Import an engine's packages, or skip (fail when CI=true); fail at once if the engine stalled before."""
+    if engine in _STALLED:
+        pytest.fail(f"not run: {engine} stalled in {_STALLED[engine]} (time limit)", pytrace=False)
+    modules = []
+    for name in names:
+        try:
+            modules.append(importlib.import_module(name))
+        except ImportError as exc:
+            if IN_CI:
+                raise pytest.fail.Exception(f"{name} is required in CI (.ci/run installs the `ray` and `dask` "
+                                            f"extras): {exc}", pytrace=False) from None
+            pytest.skip(f"{name} is not installed (pip install -e \".[test,ray,dask]\")")
+    return modules
+
+
+def _ray_down() -> None:
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
+
+
+@pytest.fixture
+def ray_session():
+    """The Ray instance of the test run: local, two CPUs, no dashboard, a small object store.
+
+    The first Ray test starts it and the following Ray tests share it; it is shut down after the last
+    Ray test of a run of them (pytest_runtest_teardown below), whatever the order of the tests, so
+    that no later test forks a process that holds Ray's threads, and at the end of the session."""
+    ray, _ = _import_engine("ray", "ray", "pyarrow")
+    if not ray.is_initialized():
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no network, no usage-stats notice
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
+                 object_store_memory=128 * 1024 * 1024)
     from ray.data import DataContext
 
     DataContext.get_current().enable_progress_bars = False
-    yield ray
-    if started and ray.is_initialized():
-        ray.shutdown()
+    return ray
+
+
+@pytest.fixture
+def dask_engine():
+    """The dask module (local schedulers only: nothing to start or stop)."""
+    return _import_engine("dask", "dask", "dask.dataframe", "pyarrow")[0]
+
+
+def _engine_of(item) -> str | None:
+    return next((e for f, e in _ENGINE_FIXTURES.items() if f in getattr(item, "fixturenames", ())), None)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _ray_down()
+
+
+# --- time_limit(seconds): a test that cannot hang the run --------------------------------------------
+# pytest-timeout's signal method cannot stop a Ray test: its exception, raised by a signal handler
+# while the main thread waits in ray.get, is swallowed by Ray, which only lets KeyboardInterrupt
+# through; its thread method ends the whole run. So: when a marked test (setup and teardown included)
+# runs past its limit, every thread's traceback goes to stderr, the main thread gets a real SIGINT
+# (it also wakes a blocking wait), and the KeyboardInterrupt becomes a failure of that test; the run
+# goes on, and the engine's later tests fail at once. A test still running 15 s later has its child
+# processes killed (Dask's process pool waits for its workers before it lets the interrupt through);
+# one still running 60 s after its limit (stuck in C code) gets its tracebacks dumped again by
+# faulthandler, which ends the run (exit code 1).
+_KILL_AFTER = 15.0
+_GRACE = 60.0
+_STDERR_FD: int | None = None
+_EXPIRED: set[str] = set()  # tests whose time limit has passed
+
+
+def pytest_configure(config):
+    global _STDERR_FD
+    config.addinivalue_line("markers", "time_limit(seconds): fail the test (setup and teardown included) "
+                                       "when it runs longer; end the run if it cannot be stopped")
+    _STDERR_FD = os.dup(2)  # the real stderr: captured tests redirect fd 2
+
+
+def pytest_unconfigure(config):
+    global _STDERR_FD
+    if _STDERR_FD is not None:
+        os.close(_STDERR_FD)
+        _STDERR_FD = None
+
+
+def _time_limit(item) -> float | None:
+    marker = item.get_closest_marker("time_limit")
+    return float(marker.args[0]) if marker is not None else None
+
+
+def _child_processes() -> list[int]:
+    """This process's children (Linux /proc), e.g. a local scheduler's worker processes, but not
+    multiprocessing's resource tracker."""
+    me, kids = str(os.getpid()).encode(), []
+    for name in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                stat = fh.read()
+            with open(f"/proc/{name}/cmdline", "rb") as fh:
+                cmdline = fh.read()
+        except OSError:
+            continue
+        ppid = stat[stat.rfind(b")") + 2:].split()[1:2]
+        if name.isdigit() and ppid == [me] and b"resource_tracker" not in cmdline:
+            kids.append(int(name))
+    return kids
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    limit = _time_limit(item)
+    if limit is None:
+        return (yield)
+    fd = sys.__stderr__.fileno() if _STDERR_FD is None else _STDERR_FD
+    main, done = threading.main_thread().ident, threading.Event()
+
+    def watch():
+        if done.wait(limit):
+            return
+        _EXPIRED.add(item.nodeid)
+        os.write(fd, f"\n+++ {item.nodeid}: time limit of {limit:.0f} s passed; tracebacks:\n".encode())
+        faulthandler.dump_traceback(file=fd, all_threads=True)
+        signal.pthread_kill(main, signal.SIGINT)
+        if done.wait(_KILL_AFTER):
+            return
+        # still running, e.g. Dask's process pool waiting for its stalled workers on the way out
+        kids = _child_processes()
+        os.write(fd, f"+++ {item.nodeid}: still running; killing its child processes {kids}\n".encode())
+        for pid in kids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+    threading.Thread(target=watch, name=f"time-limit {item.nodeid}", daemon=True).start()
+    faulthandler.dump_traceback_later(limit + _GRACE, exit=True, file=fd)
+    try:
+        return (yield)
+    finally:
+        done.set()
+        faulthandler.cancel_dump_traceback_later()
+
+
+@contextlib.contextmanager
+def _expiry_is_a_failure(item):
+    try:
+        yield
+    except KeyboardInterrupt:
+        if item.nodeid not in _EXPIRED:
+            raise  # a real Ctrl-C
+        engine = _engine_of(item)
+        if engine:
+            _STALLED.setdefault(engine, item.nodeid)
+        raise pytest.fail.Exception(f"time limit of {_time_limit(item):.0f} s passed (tracebacks on stderr)",
+                                    pytrace=False) from None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    with _expiry_is_a_failure(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    with _expiry_is_a_failure(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Also shuts Ray down after the last Ray test of a run of them (or one that stalled), once the
+    test's fixtures are torn down and within its time limit."""
+    with _expiry_is_a_failure(item):
+        try:
+            return (yield)
+        finally:
+            if _engine_of(item) == "ray" and (nextitem is None or _engine_of(nextitem) != "ray"
+                                              or "ray" in _STALLED):
+                _ray_down()
+
+
 # --- end of scale-out engines ---------------------------------------------------------------------

@@ -40,7 +40,7 @@ def test_seeds_same_as_cli_json(monkeypatch):
 
 def test_generated_corpus_check_and_fix_same_as_cli(engine_corpus, engine_expected, monkeypatch):
     res = _lint_folder(engine_corpus, monkeypatch)
-    assert len(res.documents) > 200
+    assert len(res.documents) >= 290  # a few hundred (tests/conftest.py: _engine_corpus)
     assert [to_cli_json(r) for r in res.diagnostics] == engine_expected["check"]
     codes = {r["code"] for r in res.diagnostics}
     assert {"TM001", "DM006", "FM002"} <= codes  # undecodable files, cross-document rules, fixes

@@ -8,17 +8,12 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("ray")
-pa = pytest.importorskip("pyarrow")
+from tidymark.batch import BatchLinter, to_cli_json
 
-from tidymark.batch import BatchLinter, to_cli_json  # noqa: E402
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _ray_down_after_this_module(ray_session):
-    """Later tests fork worker processes (the CLI's pool): never fork a process running Ray's threads."""
-    yield
-    ray_session.shutdown()
+# Every test takes the `ray_session` fixture (tests/conftest.py): one local Ray shared by these tests,
+# shut down after the last of them; without ray they skip, but fail when CI=true. A stalled Ray fails
+# its test after 180 s (time_limit, tests/conftest.py) and the other Ray tests at once: CI never hangs.
+pytestmark = pytest.mark.time_limit(180)
 
 
 def _rel(root: Path, rid: str) -> str:
@@ -67,6 +62,7 @@ def test_cli_engine_ray_on_a_folder(ray_session, engine_corpus, engine_expected,
 
 
 def test_cli_engine_ray_on_parquet(ray_session, engine_corpus, tmp_path, monkeypatch, capsys):
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from tidymark.cli import main
