@@ -255,10 +255,22 @@ def _required(items) -> list[set[str]] | None:
             options.append({"".join(run)})
             run.clear()
 
+    def lead(branch) -> str:
+        out = []
+        for bop, bav in branch:
+            if bop is not c.LITERAL:
+                break
+            out.append(chr(bav))
+        return "".join(out)
+
     for op, av in items:
         if op is c.LITERAL:
             run.append(chr(av))
             continue
+        if op is c.BRANCH and run:
+            # re's parser moves a prefix the branches share in front of them ("s" of
+            # "subscribe|sign up"): put it back, the words are what the gate looks for
+            options.append({"".join(run) + lead(b) for b in av[1]})
         flush()
         if op is c.SUBPATTERN:
             options.extend(_required(av[-1]) or ())
@@ -388,9 +400,12 @@ class LineGate:
         return False
 
     def _lines(self, doc) -> frozenset[int]:
-        gate, index, always = gate_text(doc)
+        gate, always = gate_text(doc)
         hits = word_hits(doc, "gate")
         found: set[int] = set(always)
+        if not hits and not self.urls:
+            return frozenset(found)
+        index = gate_index(doc)
         line_of = index.line_of
         counts: dict[int, int] = {}
         by_word = self._by_word
@@ -414,7 +429,7 @@ class LineGate:
                             found.add(line)
         if counts:
             found.update(line for line, k in counts.items() if k >= self.min_hits)
-        if self.urls:
+        if self.urls and ("](" in doc.text or "<" in doc.text or "][" in doc.text):
             low, low_index = raw_lower(doc)
             raw_hits = word_hits(doc, "raw")
             for word in self.urls:
@@ -505,12 +520,10 @@ _GATE_DELETE = "*_~=\\[]"
 _GATE_DELETE_WIDE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 
 
-def gate_text(doc) -> tuple[str, "LineIndex", frozenset[int]]:
-    """The document as :class:`LineGate` searches it (same line breaks), its line index, and
-    the lines that always pass (HTML entities that could not be decoded in place)."""
+def gate_text(doc) -> tuple[str, frozenset[int]]:
+    """The document as :class:`LineGate` searches it (same line breaks), and the lines that
+    always pass (HTML entities that could not be decoded in place)."""
     def compute():
-        from tidymark.source import LineIndex
-
         text = doc.text
         always: frozenset[int] = frozenset()
         if "&" in text:
@@ -533,8 +546,15 @@ def gate_text(doc) -> tuple[str, "LineIndex", frozenset[int]]:
                 text = text.replace(ch, "")
         if not text.isascii():
             text = _GATE_DELETE_WIDE.sub("", text)
-        return text, LineIndex(text), always
+        return text, always
     return doc.memo("gate_text", compute)
+
+
+def gate_index(doc) -> "LineIndex":
+    """Line index of the gate text (its lines are the document's lines)."""
+    from tidymark.source import LineIndex
+
+    return doc.memo("gate_index", lambda: LineIndex(gate_text(doc)[0]))
 
 
 def raw_lower(doc) -> tuple[str, "LineIndex"]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from tidymark.clipper import LABELS, body_value_forms, norm, value_forms
 from tidymark.diagnostics import Fix, FixKind
@@ -80,6 +81,18 @@ class MetadataRepeatedInBody(Rule):
     class Options:
         labels: dict[str, tuple[str, ...]] = None  # type: ignore[assignment]
 
+    @cached_property
+    def _labels(self) -> dict[str, tuple[str, ...]]:
+        labels = dict(LABELS)
+        for label, keys in (self.options.labels or {}).items():
+            labels[_key_norm(label)] = tuple(keys)
+        return labels
+
+    @cached_property
+    def _label_keys(self) -> dict[str, frozenset[str]]:
+        """Each label with the normalised keys it may stand for."""
+        return {label: frozenset(_key_norm(k) for k in keys) for label, keys in self._labels.items()}
+
     def check(self, doc):
         fm = doc.front_matter
         if fm is None or fm.error is not None:
@@ -88,12 +101,10 @@ class MetadataRepeatedInBody(Rule):
         if not values:
             return
         by_key = {_key_norm(str(k)): k for k in values}
-        labels = dict(LABELS)
-        for label, keys in (self.options.labels or {}).items():
-            labels[_key_norm(label)] = tuple(keys)
+        labels = self._labels
         lines = doc.lines
         # the labels that can name a key of this front matter
-        wanted = set(by_key) | {label for label, keys in labels.items() if any(_key_norm(k) in by_key for k in keys)}
+        wanted = set(by_key) | {label for label, keys in self._label_keys.items() if not keys.isdisjoint(by_key)}
         # 1. lines that name a front-matter key, from the text alone (most notes have none,
         #    and need no Markdown parse and no positions in the YAML for this rule)
         named: list[tuple[int, list, str]] = []
@@ -179,7 +190,7 @@ def _label_lines(doc, labels: set[str]) -> list[int]:
     if "\r" in body:
         body = body.replace("\r\n", "\n").replace("\r", "\n")
     low = body.casefold()
-    index = LineIndex(low)
+    index = None
     first_line = doc.lines.line_of(doc.body_start) if doc.body_start else 0
     found: set[int] = set()
     for word in {label.split(" ", 1)[0] for label in labels if label}:
@@ -187,6 +198,8 @@ def _label_lines(doc, labels: set[str]) -> list[int]:
         while i != -1:
             start = low.rfind("\n", 0, i) + 1
             if i - start <= 40 and _LABEL_PREFIX.fullmatch(low, start, i):
+                if index is None:
+                    index = LineIndex(low)
                 found.add(first_line + index.line_of(start))
             i = low.find(word, i + 1)
     return sorted(found)

@@ -138,8 +138,7 @@ def test_nfkc_and_lower_keep_line_breaks():
     """The gate text keeps every line where it was: no character decomposes into a line break."""
     for text in ("Ａ\nｂ\r\nＣ\rd", "İ\nß\nﬁ"):
         doc = Document(text)
-        gate, index, _ = bp.gate_text(doc)
-        assert index.line_count == doc.lines.line_count
+        assert bp.gate_index(doc).line_count == doc.lines.line_count
     assert not any("\n" in unicodedata.normalize("NFKC", chr(c)) for c in range(0x80, 0x3000) if chr(c) != "\x85")
 
 
