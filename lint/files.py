@@ -37,7 +37,9 @@ class Walker:
     def __init__(self, settings_for: Callable[[Path], Settings]):
         self.settings_for = settings_for
         self._ignores: dict[Path, pathspec.PathSpec | None] = {}
-        self._exclude: dict[int, pathspec.PathSpec] = {}
+        self._exclude: dict[int, tuple] = {}
+        self._chains: dict[tuple[Path, Path], list] = {}
+        self._roots: dict[Path, Path] = {}
 
     def _gitignore(self, d: Path) -> pathspec.PathSpec | None:
         if d not in self._ignores:
@@ -51,32 +53,52 @@ class Walker:
             self._ignores[d] = spec
         return self._ignores[d]
 
-    def _excluded(self, path: Path, settings: Settings, is_dir: bool) -> bool:
+    def _exclude_spec(self, settings: Settings):
+        """The settings' exclude patterns as one spec (None when there are none)."""
         key = id(settings)
-        spec = self._exclude.get(key)
+        if key not in self._exclude:
+            patterns = list(settings.exclude) + list(settings.extend_exclude)
+            self._exclude[key] = (_spec(patterns) if patterns else None, settings.root.resolve())
+        return self._exclude[key]
+
+    def _excluded(self, path: Path, settings: Settings, is_dir: bool, real_parent: Path | None = None) -> bool:
+        spec, root = self._exclude_spec(settings)
         if spec is None:
-            spec = self._exclude[key] = _spec(list(settings.exclude) + list(settings.extend_exclude))
+            return False
+        real = (real_parent / path.name) if real_parent is not None and not path.is_symlink() else path.resolve()
         try:
-            rel = path.resolve().relative_to(settings.root.resolve()).as_posix()
+            rel = real.relative_to(root).as_posix()
         except ValueError:
             rel = path.as_posix()
         return spec.match_file(rel + ("/" if is_dir else ""))
 
+    def _gitignore_chain(self, parent: Path, top: Path) -> list[tuple[Path, "pathspec.PathSpec"]]:
+        """The .gitignore specs that have a say in ``parent``, nearest first, up to the
+        repository root (or the walk root)."""
+        key = (parent, top)
+        chain = self._chains.get(key)
+        if chain is None:
+            root = self._roots.get(top)
+            if root is None:
+                root = self._roots[top] = _git_root(top) or top
+            chain = []
+            for d in (parent, *parent.parents):
+                spec = self._gitignore(d)
+                if spec is not None:
+                    chain.append((d, spec))
+                if d == root:
+                    break
+            self._chains[key] = chain
+        return chain
+
     def _ignored_by_git(self, path: Path, is_dir: bool, top: Path) -> bool:
         # every .gitignore from the repository root (or the walk root) down to the parent
-        root = _git_root(top) or top
-        parent = path.parent
-        chain = [parent, *parent.parents]
-        for d in chain:
-            spec = self._gitignore(d)
-            if spec is not None:
-                rel = path.relative_to(d).as_posix() + ("/" if is_dir else "")
-                # as in git, the nearest .gitignore that has a say wins (`!pattern` re-includes)
-                verdict = spec.check_file(rel).include
-                if verdict is not None:
-                    return verdict
-            if d == root:
-                break
+        for d, spec in self._gitignore_chain(path.parent, top):
+            rel = path.relative_to(d).as_posix() + ("/" if is_dir else "")
+            # as in git, the nearest .gitignore that has a say wins (`!pattern` re-includes)
+            verdict = spec.check_file(rel).include
+            if verdict is not None:
+                return verdict
         return False
 
     def walk(self, paths: list[Path]) -> Iterator[tuple[Path, str | None]]:
@@ -102,6 +124,7 @@ class Walker:
         real_top = top.resolve()
         for dirpath, dirnames, filenames in os.walk(top, followlinks=False, onerror=None):
             d = Path(dirpath)
+            real_d = d.resolve()
             settings = self.settings_for(d)
             keep = []
             for name in sorted(dirnames):
@@ -110,7 +133,7 @@ class Walker:
                     continue
                 if sub.is_symlink():
                     continue
-                if self._excluded(sub, settings, True):
+                if self._excluded(sub, settings, True, real_d):
                     continue
                 if settings.respect_gitignore and self._ignored_by_git(sub, True, top):
                     continue
@@ -132,11 +155,11 @@ class Walker:
                         continue
                     if real_top not in target.parents:
                         continue
-                if self._excluded(f, settings, False):
+                if self._excluded(f, settings, False, real_d):
                     continue
                 if settings.respect_gitignore and self._ignored_by_git(f, False, top):
                     continue
-                key = f.resolve()
+                key = f.resolve() if f.is_symlink() else real_d / name
                 if key in seen:
                     continue
                 seen.add(key)
