@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import html
 import re
+import unicodedata
 
-from tidymark.clipper import same_title
+from tidymark.clipper import norm, same_title
 from tidymark.diagnostics import Fix, FixKind
 from tidymark.edits import remove_block
 from tidymark.rule import FixAvailability, Rule
@@ -64,14 +66,17 @@ class TitleRepeatedAsHeading(Rule):
         title = fm.values.get("title")
         if not isinstance(title, str) or not title.strip():
             return
+        if not _title_word_in_body(title, doc):
+            return  # no heading can repeat it: no need to parse
         # the first heading is near the top: parse only the head of the body when that settles it
-        lines = 12
-        while True:
-            blocks, tokens, complete = doc.head(lines)
+        for lines in (12, 96, None):
+            if lines is None:
+                blocks, tokens = doc.blocks, doc.tokens
+            else:
+                blocks, tokens, complete = doc.head(lines)
             found = self._first_heading(doc, blocks, tokens)
-            if found is not None or complete:
+            if found is not None or lines is None or complete:
                 break
-            lines *= 4
         if not found:
             return
         block, prose_before = found
@@ -96,6 +101,21 @@ class TitleRepeatedAsHeading(Rule):
             if block.kind == "paragraph" and not _scaffolding_like(doc.block_text(block)):
                 prose_before = True
         return None
+
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _title_word_in_body(title: str, doc) -> bool:
+    """A heading that repeats the title holds the title's first word (whatever site suffix
+    either of them carries): without that word in the body, nothing can match."""
+    m = _WORD.search(unicodedata.normalize("NFKC", html.unescape(title)).casefold())
+    if m is None:
+        return True
+    body = doc.text[doc.body_start:]
+    if m.group() in body.casefold():
+        return True
+    return ("&" in body or not body.isascii()) and m.group() in norm(body)
 
 
 def _scaffolding_like(text: str) -> bool:
