@@ -193,6 +193,22 @@ class Document:
         i = bisect.bisect_left(self._protected_starts, end) - 1
         return i >= 0 and prot[i].end > span.start
 
+    def unprotected(self, spans) -> list:
+        """The spans (sorted by start, disjoint) that touch no protected region: one pass
+        over both lists instead of a look-up per span."""
+        prot = self.protected
+        n = len(prot)
+        k = 0
+        out = []
+        for span in spans:
+            end = max(span.end, span.start + 1)
+            while k < n and prot[k].end <= span.start:
+                k += 1
+            if k < n and prot[k].start < end:
+                continue
+            out.append(span)
+        return out
+
     # -- inline elements ----------------------------------------------------------
     @cached_property
     def inline(self) -> tuple[Inline, ...]:

@@ -115,7 +115,10 @@ def _validate(rule: Rule, d: Diagnostic, doc: Document) -> Diagnostic:
             if prev is not None and e.span.start < prev.span.end:
                 raise RuleContractError(f"fix edits overlap at {e.span.start}")
             prev = e
-        if not rule.may_edit_protected and any(doc.is_protected(e.span) for e in fix.edits if len(e.span)):
+        nonempty = [e.span for e in fix.edits if len(e.span)]
+        if not rule.may_edit_protected and nonempty and (
+                any(doc.is_protected(s) for s in nonempty) if len(nonempty) < 8
+                else len(doc.unprotected(nonempty)) < len(nonempty)):
             # Code and HTML comments are never edited: keep the report, drop the fix.
             d = replace(d, fix=None)
     elif rule.fix_availability is FixAvailability.ALWAYS:

@@ -74,11 +74,8 @@ class HtmlEscapedBody(Rule):
         strong = escaped_urls or telltales >= self.options.min_telltales
         if not strong and quotes < self.options.min_quotes:
             return
-        edits = []
-        for m in _ENTITY.finditer(text, start):
-            span = Span(m.start(), m.end())
-            if not doc.is_protected(span):
-                edits.append(Edit(span, _UNESCAPE[m.group()]))
+        spans = [Span(m.start(), m.end()) for m in _ENTITY.finditer(text, start)]
+        edits = [Edit(span, _UNESCAPE[text[span.start:span.end]]) for span in doc.unprotected(spans)]
         if not edits:
             return
         kinds = sorted({text[e.span.start:e.span.end] for e in edits}, key=lambda k: (-body.count(k), k))[:3]
