@@ -112,6 +112,9 @@ class ProxyImageRule(Rule):
         return load_schemes(extra=list(self.options.extra_schemes) or None)
 
     def check(self, doc):
+        text = doc.text
+        if "![" not in text and "]:" not in text and "<img" not in text and "<IMG" not in text:
+            return  # no image, definition or <img> at all: not even the proxy table is needed
         for img in image_urls(doc, self.schemes):
             res = img.result
             if res.dead != self.dead_proxies:
