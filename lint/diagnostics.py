@@ -70,6 +70,10 @@ class Edit:
         return cls(Span(at, at), text)
 
 
+def _edit_order(e: Edit) -> tuple:
+    return (e.span.start, e.span.end, e.text)
+
+
 @dataclass(frozen=True, slots=True)
 class Fix:
     edits: tuple[Edit, ...]
@@ -78,7 +82,9 @@ class Fix:
     kind: FixKind = FixKind.REWRITE
 
     def __post_init__(self) -> None:
-        edits = tuple(sorted(self.edits))
+        # the order of Edit (span, then text), with C-level tuple comparisons: a fix may hold
+        # hundreds of thousands of edits (an escaped body), and cached ones are rebuilt often
+        edits = tuple(sorted(self.edits, key=_edit_order))
         object.__setattr__(self, "edits", edits)
 
     @classmethod

@@ -19,7 +19,7 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Iterator
 
 from tidymark.diagnostics import Edit
@@ -374,16 +374,23 @@ class FrontMatter:
         return Edit.insert(end, f"{key}: {value_text}{nl}")
 
 
+@lru_cache(maxsize=1)
+def _yaml12():
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe", pure=True)
+
+
+@lru_cache(maxsize=4096)
 def _reads_back(candidate: str, expected: str) -> bool:
     """Does `k: <candidate>` read back as the string `expected` under YAML 1.1 and 1.2?"""
     import yaml
-    from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
     doc = f"k: {candidate}\n"
     try:
         v11 = yaml.load(doc, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        v12 = YAML(typ="safe", pure=True).load(doc)
+        v12 = _yaml12().load(doc)
     except (yaml.YAMLError, YAMLError):
         return False
     return (isinstance(v11, dict) and v11.get("k") == expected

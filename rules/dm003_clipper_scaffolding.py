@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import bisect
 import re
 
 from tidymark.diagnostics import Edit, Fix, FixKind
@@ -25,6 +26,7 @@ _TEMPLATE_HEADING_LINE = re.compile(
     r"^ {0,3}(?:#{1,6}[ \t]+)?(?:full content|content|highlights)[ \t]*:?(?:[ \t]+#+)?[ \t]*$", re.I | re.M)
 _HR_LINE = re.compile(r" {0,3}(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})")
 _NON_BLANK = re.compile(r"\S")
+_LINE_WORD = re.compile(r"(?i:omnivore)|sr-annote|SidebarToggle|原创|转载|翻译")
 _LINE_WORDS = ("sr-annote", "SidebarToggle", "原创", "转载", "翻译")
 _HIGHLIGHT_LINK = re.compile(r"[ \t]*\[⤴️?\]\(https?://(?:www\.)?omnivore\.app/me/[^)\s]*\)")
 
@@ -117,11 +119,15 @@ class ClipperScaffolding(Rule):
         blocks = doc.blocks
         text = doc.text
         lines = doc.lines
-        # 1. whole-line patterns inside paragraphs / html blocks
-        for block in blocks:
-            if block.kind not in ("paragraph", "html_block"):
-                continue
-            for line0 in range(block.line0, block.line1):
+        # 1. whole-line patterns inside paragraphs / html blocks, on the lines holding a word
+        #    one of the patterns needs
+        candidates = _word_lines(doc)
+        if candidates:
+            starts = [b.line0 for b in blocks]
+            for line0 in candidates:
+                i = bisect.bisect_right(starts, line0) - 1
+                if i < 0 or line0 >= blocks[i].line1 or blocks[i].kind not in ("paragraph", "html_block"):
+                    continue
                 line = lines.line_text(line0).strip()
                 if not line or len(line) > 300:
                     continue
@@ -159,6 +165,21 @@ class ClipperScaffolding(Rule):
                                                       f"(line {block.line0 + 1})",
                                           fix=Fix.safe("Remove the stray thematic break", remove_block(doc, block),
                                                        kind=FixKind.REMOVE_SCAFFOLDING))
+
+
+def _word_lines(doc) -> list[int]:
+    """0-based lines holding a word without which no _LINE_PATTERNS entry matches, in order."""
+    index = doc.lines
+    found: list[int] = []
+    pos = doc.body_start
+    text = doc.text
+    while True:
+        m = _LINE_WORD.search(text, pos)
+        if m is None:
+            return found
+        line0 = index.line_of(m.start())
+        found.append(line0)
+        pos = index.line_start(line0 + 1)
 
 
 def _level(block) -> int:
