@@ -62,27 +62,46 @@ def lexicon_dir() -> Path:
     return Path(tidymark.rules.__file__).resolve().parent / "data" / "lexicons"
 
 
-@lru_cache(maxsize=None)
-def _files() -> dict[str, dict]:
-    """Every lexicon file by language code, validated."""
+def _lexicon_sources() -> tuple[dict[str, bytes], str]:
+    """The lexicon files' bytes by file name, and a digest of all of them."""
+    import hashlib
+
+    raw = {path.name: path.read_bytes() for path in sorted(lexicon_dir().glob("*.yaml"))}
+    h = hashlib.sha256()
+    for name, data in raw.items():
+        h.update(name.encode() + b"\0" + data + b"\0")
+    return raw, h.hexdigest()
+
+
+def _parse_lexicons(raw: dict[str, bytes]) -> dict[str, dict]:
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return {name: yaml.load(data.decode("utf-8"), Loader=loader) or {} for name, data in raw.items()}
+
+
+@lru_cache(maxsize=None)
+def _files() -> dict[str, dict]:
+    """Every lexicon file by language code, validated.  The parsed files ship in
+    derived.json too: when the YAML is unchanged (same digest) they are taken from there."""
+    raw, digest = _lexicon_sources()
+    snap = _derived().get("lexicons") or {}
+    parsed = snap["files"] if snap.get("source") == digest else _parse_lexicons(raw)
     out: dict[str, dict] = {}
-    for path in sorted(lexicon_dir().glob("*.yaml")):
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
+    for name, data in parsed.items():
         if not isinstance(data, dict):
-            raise ValueError(f"{path.name}: a lexicon is a mapping of categories")
-        lang = str(data.pop("language", path.stem))
+            raise ValueError(f"{name}: a lexicon is a mapping of categories")
+        lang = str(data.get("language", name.rsplit(".", 1)[0]))
+        data = {k: v for k, v in data.items() if k != "language"}  # the shared parse stays intact
         for cat, body in data.items():
             if cat not in CATEGORIES:
-                raise ValueError(f"{path.name}: unknown category {cat!r}")
+                raise ValueError(f"{name}: unknown category {cat!r}")
             if not isinstance(body, dict) or set(body) - _CATEGORY_KEYS:
-                raise ValueError(f"{path.name}: category {cat!r} takes only {sorted(_CATEGORY_KEYS)}")
+                raise ValueError(f"{name}: category {cat!r} takes only {sorted(_CATEGORY_KEYS)}")
             for key in _CATEGORY_KEYS:
                 items = body.get(key) or []
                 if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
-                    raise ValueError(f"{path.name}: {cat}.{key} must be a list of strings")
+                    raise ValueError(f"{name}: {cat}.{key} must be a list of strings")
         out[lang] = data
     return out
 
@@ -682,7 +701,8 @@ def _derived() -> dict:
         data = json.loads((lexicon_dir() / DERIVED_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {"phrases": {}, "clauses": {}}
-    return {"phrases": data.get("phrases") or {}, "clauses": data.get("clauses") or {}}
+    return {"phrases": data.get("phrases") or {}, "clauses": data.get("clauses") or {},
+            "lexicons": data.get("lexicons") or {}}
 
 
 def derive_all() -> dict:
@@ -697,7 +717,9 @@ def derive_all() -> dict:
             for pat in body.get("patterns") or []:
                 found = derive_pattern_clauses(pat)
                 clauses[pat] = None if found is None else [[[t.text, t.left, t.right] for t in cl] for cl in found]
-    return {"phrases": dict(sorted(phrases.items())), "clauses": dict(sorted(clauses.items()))}
+    raw, digest = _lexicon_sources()
+    return {"phrases": dict(sorted(phrases.items())), "clauses": dict(sorted(clauses.items())),
+            "lexicons": {"source": digest, "files": _parse_lexicons(raw)}}
 
 
 def write_derived() -> Path:
