@@ -83,3 +83,75 @@ def test_cli_engine_ray_on_parquet(ray_session, engine_corpus, tmp_path, monkeyp
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["engine"] == "ray" and summary["files"] == len(files)
     assert summary["changed_files"] == len(expected.fixed) and summary["remaining"] == len(expected.diagnostics)
+
+
+def _decodes(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def test_cli_engine_ray_on_jsonl_parquet_folder_and_uri(ray_session, engine_corpus, tmp_path, monkeypatch, capsys):
+    """`--engine ray` plans its own tasks (ray_adapter.plan_units): a JSON Lines file split into byte
+    ranges, a Parquet folder of more files than CPUs (one task per file, row groups read one by one, extra
+    columns and `_SUCCESS` left alone) and an object-store-style URI (file://) give the batch API's results."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tidymark.adapters import ray_adapter
+    from tidymark.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    files = _snapshot(engine_corpus)
+    texts = {k: v.decode("utf-8") for k, v in files.items() if _decodes(v)}
+    with open(tmp_path / "pages.jsonl", "w", encoding="utf-8", newline="\n") as fh:
+        for k, v in texts.items():
+            fh.write(json.dumps({"id": k, "text": v}, ensure_ascii=False) + "\n")
+    monkeypatch.setattr(ray_adapter, "JSONL_SPLIT_BYTES", 20_000)
+    assert len(ray_adapter.plan_units("table", source=str(tmp_path / "pages.jsonl"), cpus=2)) > 4
+    assert main(["check", "--engine", "ray", "pages.jsonl", "--output-format", "json", "--exit-zero"]) == 0
+    expected = BatchLinter().lint_records(texts.items())
+    assert json.loads(capsys.readouterr().out) == [to_cli_json(r) for r in expected.diagnostics]
+
+    (tmp_path / "pages").mkdir()
+    items = list(files.items())
+    for k in range(12):  # more files than 4 tasks per CPU
+        chunk = items[k::12]
+        pq.write_table(pa.table({"extra": list(range(len(chunk))), "path": [a for a, _ in chunk],
+                                 "bytes": [b for _, b in chunk]}), tmp_path / "pages" / f"part-{k}.parquet",
+                       row_group_size=9)
+    (tmp_path / "pages" / "_SUCCESS").write_bytes(b"")
+    assert len(ray_adapter.plan_units("table", source=str(tmp_path / "pages"), cpus=2)) == 12
+    assert main(["fix", "--engine", "ray", "pages", "--text-column", "bytes", "--output-dir", "out"]) == 1
+    capsys.readouterr()
+    expected = BatchLinter(fix=True).lint_records(files.items())
+    assert _canon(pq.read_table(tmp_path / "out" / "diagnostics").to_pylist()) == _canon(expected.diagnostics)
+    assert {r["id"]: r["fixed"] for r in pq.read_table(tmp_path / "out" / "fixed").to_pylist()} == expected.fixed
+
+    assert main(["check", "--engine", "ray", "--output-format", "json", engine_corpus.as_uri()]) == 1
+    paths = sorted(str(p) for p in engine_corpus.rglob("*.md"))
+    expected = BatchLinter().lint_records((p, Path(p).read_bytes()) for p in paths)
+    assert json.loads(capsys.readouterr().out) == [to_cli_json(r) for r in expected.diagnostics]
+
+
+def test_jsonl_byte_ranges_give_every_line_once(tmp_path):
+    pytest.importorskip("pandas")
+    pafs = pytest.importorskip("pyarrow.fs")
+
+    from tidymark.adapters.ray_adapter import _read_jsonl
+
+    lines = [json.dumps({"id": f"d{i}", "text": "x" * (i * 7 % 50) + ("\u00e9" if i % 3 else "")},
+                        ensure_ascii=False) for i in range(40)]
+    data = ("\n".join(lines[:20]) + "\r\n" + "\n".join(lines[20:]) + "\n").encode("utf-8")
+    (tmp_path / "a.jsonl").write_bytes(data)
+    fs = pafs.LocalFileSystem()
+    whole = _read_jsonl(fs, str(tmp_path / "a.jsonl"), 0, None).to_pylist()
+    assert [r["id"] for r in whole] == [f"d{i}" for i in range(40)]
+    for step in (1, 5, 37, 100, len(data) - 1, len(data)):
+        got = []
+        for start in range(0, len(data), step):
+            table = _read_jsonl(fs, str(tmp_path / "a.jsonl"), start, min(len(data), start + step))
+            got += table.to_pylist() if table is not None else []
+        assert got == whole, step

@@ -167,16 +167,18 @@ def run_chunk(kind: str, payload, part: int, output_dir: str | None, linter_kwar
     return docs if keep_fixed else docs.drop_columns(["fixed"])
 
 
-def _write_part(docs, output_dir: str, part: int, fixed: bool) -> None:
+def _write_part(docs, output_dir: str, part: "int | str", fixed: bool) -> None:
+    """``diagnostics/part-NNNNN.parquet`` (and ``fixed/…``) of one chunk; also used by ``--engine ray``."""
     import fsspec
     import pyarrow.parquet as pq
 
     base = output_dir.rstrip("/")
+    name_of_part = f"part-{part:05d}" if isinstance(part, int) else f"part-{part}"
     outs = [("diagnostics", explode_diagnostics(docs))]
     if fixed:
         outs.append(("fixed", docs.filter(docs.column("changed")).select(["id", "sha256", "fixed"])))
     for name, table in outs:
         fs, path = fsspec.core.url_to_fs(f"{base}/{name}")
         fs.makedirs(path, exist_ok=True)
-        with fs.open(f"{path}/part-{part:05d}.parquet", "wb") as fh:
+        with fs.open(f"{path}/{name_of_part}.parquet", "wb") as fh:
             pq.write_table(table, fh)

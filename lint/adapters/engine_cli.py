@@ -153,6 +153,8 @@ def _rows(table) -> Iterator[dict]:
 
 
 def run_ray(job: Job) -> Iterator[dict]:
+    """Ray core tasks, one per unit (:func:`tidymark.adapters.ray_adapter.plan_units`), at most one per
+    CPU at a time; rows come back in input order."""
     import logging
 
     import ray
@@ -171,36 +173,57 @@ def run_ray(job: Job) -> Iterator[dict]:
                      log_to_driver=False)
         started = True
     try:
-        from ray.data import DataContext
-
-        ctx = DataContext.get_current()
-        ctx.enable_progress_bars = job.progress
-        ctx.execution_options.preserve_order = job.output_dir is None
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        if job.kind == "files":
-            if not job.files:
-                return
-            ds = ray_adapter.read_markdown(job.files, file_extensions=None)
-            id_col, data_col = "path", "bytes"
-        elif job.kind == "markdown-uri":
-            ds = ray_adapter.read_markdown(job.source)
-            id_col, data_col = "path", "bytes"
-        else:
-            ds = ray_adapter.read_table(job.source)
-            id_col, data_col = job.id_column, job.text_column
-        docs = ray_adapter.lint_dataset(ds, concurrency=max(1, job.jobs or cpus), id_column=id_col,
-                                        data_column=data_col, **job.linter)
-        if job.output_dir is not None:
-            docs = docs.materialize()
-            ray_adapter.write_results(docs, job.output_dir, fixed=job.mode == "fix")
-        if not job.keep_fixed:
-            docs = docs.drop_columns(["fixed"])
-        for batch in docs.iter_batches(batch_format="pyarrow", batch_size=1024):
-            yield from _rows(batch)
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        width = max(1, min(job.jobs or cpus, cpus))
+        # tasks in flight: with the whole cluster, one queued behind each running one (Ray starts it in
+        # the same worker as soon as that is free); with -j N below the cluster's CPUs, exactly N
+        ahead = 2 * width if width == cpus else width
+        if job.kind == "files" and not job.files:
+            return
+        units = ray_adapter.plan_units(job.kind, files=job.files, source=job.source, cpus=width)
+        task = ray.remote(num_cpus=1)(ray_adapter.lint_unit)
+        kwargs = dict(id_column=job.id_column, data_column=job.text_column if job.kind == "table" else None,
+                      keep_fixed=job.keep_fixed)
+        progress = _Progress(len(units)) if job.progress else None
+        ordered = job.output_dir is None  # printed results follow the input; --output-dir needs no order
+        pending: dict = {}   # ref -> unit index
+        done: dict = {}      # unit index -> rows, finished but not yet handed over
+        nxt = emitted = 0
+        while emitted < len(units):
+            while nxt < len(units) and len(pending) < ahead and len(done) < 8 * ahead:
+                pending[task.remote(units[nxt], nxt, job.output_dir, job.linter, **kwargs)] = nxt
+                nxt += 1
+            key = emitted if ordered else next(iter(done), None)
+            if key not in done:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    done[pending.pop(ref)] = ray.get(ref)
+                    if progress:
+                        progress.step()
+                continue  # submit the next tasks before handing rows over
+            table = done.pop(key)
+            emitted += 1
+            if table is not None:
+                yield from _rows(table)
+        if progress:
+            progress.close()
     finally:
         if started:
             ray.shutdown()
+
+
+class _Progress:
+    def __init__(self, total: int):
+        self.total, self.n = total, 0
+        self.step(0)
+
+    def step(self, k: int = 1) -> None:
+        self.n += k
+        sys.stderr.write(f"\rtidymark --engine ray: {self.n}/{self.total} tasks")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        sys.stderr.write("\n")
 
 
 def run_dask(job: Job) -> Iterator[dict]:
