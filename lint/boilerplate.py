@@ -19,6 +19,13 @@ the AD rules only remove text without asking (safe fixes) in those places.
 
 **Removal.**  :func:`removal_edit` and :func:`line_range_edit` build the edits, using the
 whitespace convention of :mod:`tidymark.edits`.
+
+**Speed.**  :class:`LineGate` finds, in one Aho-Corasick pass over the note, the few lines that
+hold a word every phrase or pattern of a rule's lexicons requires; the rules look only at
+those, and a note where none passes is never parsed for them.  :func:`confirm_lines` then
+drops the lines whose own text cannot match.  The lexicons' parsed files, normalised phrases
+and pattern requirements ship precomputed in ``lexicons/derived.json`` (see
+:func:`write_derived`).
 """
 
 from __future__ import annotations
