@@ -325,6 +325,14 @@ class _Progress:
             self.bar.close()
 
 
+def cli_overrides(args) -> dict:
+    """The settings given on the command line, over those of the configuration files."""
+    return {"select": tuple(args.select) if args.select is not None else None,
+            "ignore": tuple(args.ignore) if args.ignore else None,
+            "extend_select": tuple(args.extend_select) if args.extend_select else None,
+            "unsafe_fixes": args.unsafe_fixes, "respect_gitignore": args.respect_gitignore}
+
+
 def cmd_run(args) -> int:
     from tidymark.baseline import Baseline, BaselineError
     from tidymark.config import ConfigError, ConfigResolver
@@ -338,10 +346,7 @@ def cmd_run(args) -> int:
 
     started = time.perf_counter()
     mode = "check" if args.command == "check" else ("diff" if getattr(args, "diff", False) else "fix")
-    cli = {"select": tuple(args.select) if args.select is not None else None,
-           "ignore": tuple(args.ignore) if args.ignore else None,
-           "extend_select": tuple(args.extend_select) if args.extend_select else None,
-           "unsafe_fixes": args.unsafe_fixes, "respect_gitignore": args.respect_gitignore}
+    cli = cli_overrides(args)
     try:
         resolver = ConfigResolver(args.config, cli)
         book = RuleBook()

@@ -51,24 +51,28 @@ def list_markdown(source: str, suffixes: Sequence[str] = MARKDOWN_SUFFIXES) -> l
     return sorted(out)
 
 
-def read_files(paths: Sequence[str]):
+def read_files(paths: Sequence[str], open_file=None):
     """``path`` and ``bytes`` of whole files (local paths or fsspec URLs) as a pyarrow.Table.
 
-    A file that cannot be read gets null bytes and its error in ``read_error``.
+    ``open_file(path)``, when given, opens a path for binary reading instead (the Ray engine
+    passes a pyarrow filesystem's ``open_input_stream``).  A file that cannot be read gets null
+    bytes and its error in ``read_error``.
     """
     import pyarrow as pa
 
     datas, errors = [], []
     for p in paths:
         try:
-            if "://" in p:
+            if open_file is not None:
+                opened = open_file(p)
+            elif "://" in p:
                 import fsspec
 
-                with fsspec.open(p, "rb") as fh:
-                    datas.append(fh.read())
+                opened = fsspec.open(p, "rb")
             else:
-                with open(p, "rb") as fh:
-                    datas.append(fh.read())
+                opened = open(p, "rb")
+            with opened as fh:
+                datas.append(fh.read())
             errors.append(None)
         except OSError as exc:
             datas.append(None)

@@ -288,7 +288,7 @@ def _dask_scheduler(job: Job) -> dict:
 
 def run(args, engine: str) -> int:
     """``tidymark check|fix --engine ray|dask``; returns the exit code."""
-    from tidymark.cli import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, _closing, _err, _statistics
+    from tidymark.cli import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, _closing, _err, _statistics, cli_overrides
     from tidymark.config import ConfigError, ConfigResolver
     from tidymark.diagnostics import Applicability, Severity
     from tidymark.output import TextReporter
@@ -304,10 +304,7 @@ def run(args, engine: str) -> int:
     if unsupported:
         _err(f"{', '.join(unsupported)} cannot be used with --engine {engine}; use --engine local")
         return EXIT_ERROR
-    cli = {"select": tuple(args.select) if args.select is not None else None,
-           "ignore": tuple(args.ignore) if args.ignore else None,
-           "extend_select": tuple(args.extend_select) if args.extend_select else None,
-           "unsafe_fixes": args.unsafe_fixes, "respect_gitignore": args.respect_gitignore}
+    cli = cli_overrides(args)
     try:
         resolver = ConfigResolver(args.config, cli)
         top = resolver.for_dir(Path("."))

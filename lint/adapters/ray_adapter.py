@@ -294,7 +294,8 @@ def lint_unit(unit: tuple, part: int, output_dir: str | None, linter_kwargs: dic
     if kind == "files":
         return run(part, read_files(unit[1]), "path", "bytes", "read_error")
     if kind == "uri-files":
-        return run(part, _read_uri_files(_cached_filesystem(unit[1]), unit[2]), "path", "bytes", "read_error")
+        opener = _cached_filesystem(unit[1]).open_input_stream
+        return run(part, read_files(unit[2], opener), "path", "bytes", "read_error")
     if kind == "jsonl":
         table = _read_jsonl(_cached_filesystem(unit[1]), *unit[2:])
         if table is None:
@@ -317,22 +318,6 @@ def lint_unit(unit: tuple, part: int, output_dir: str | None, linter_kwargs: dic
         docs = [run(f"{part:05d}-{i:05d}", pf.read_row_group(i, columns=columns), id_col, data_col)
                 for i in range(pf.num_row_groups)]
     return pa.concat_tables(docs) if docs else None
-
-
-def _read_uri_files(fs, paths: Sequence[str]):
-    import pyarrow as pa
-
-    datas, errors = [], []
-    for p in paths:
-        try:
-            with fs.open_input_stream(p) as fh:
-                datas.append(fh.read())
-            errors.append(None)
-        except OSError as exc:
-            datas.append(None)
-            errors.append(f"cannot read file: {exc.strerror or exc}")
-    return pa.table({"path": pa.array(list(paths), pa.string()), "bytes": pa.array(datas, pa.binary()),
-                     "read_error": pa.array(errors, pa.string())})
 
 
 def _read_jsonl(fs, path: str, start: int, end: int | None):
