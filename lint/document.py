@@ -58,6 +58,15 @@ class Document:
     def body(self) -> str:
         return self.text[self.body_start:]
 
+    @property
+    def body_lf(self) -> str:
+        """The body with every line ending written ``\\n`` (CRLF and a lone CR alike): the same
+        lines as :attr:`lines`, for line-anchored (``re.M``) searches of the text."""
+        def compute():
+            body = self.body
+            return body.replace("\r\n", "\n").replace("\r", "\n") if "\r" in body else body
+        return self.memo("body_lf", compute)
+
     def slice(self, span: Span) -> str:
         return self.text[span.start:span.end]
 

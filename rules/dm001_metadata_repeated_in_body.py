@@ -186,10 +186,7 @@ _LABEL_PREFIX = re.compile(r"[^\S\n]*(?:(?:[-*+]|\d+[.)])[ \t]+|>[ \t]*)?(?:\*\*
 def _label_lines(doc, labels: set[str]) -> list[int]:
     """0-based body lines that may be `label: value` lines for one of ``labels`` (normalised
     with _key_norm), in order: lines where the label's first word opens the line."""
-    body = doc.text[doc.body_start:]
-    if "\r" in body:
-        body = body.replace("\r\n", "\n").replace("\r", "\n")
-    low = body.casefold()
+    low = doc.body_lf.casefold()
     index = None
     first_line = doc.lines.line_of(doc.body_start) if doc.body_start else 0
     found: set[int] = set()

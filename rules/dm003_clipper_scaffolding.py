@@ -96,9 +96,7 @@ class ClipperScaffolding(Rule):
     @staticmethod
     def _may_match(doc) -> bool:
         """Can any check below find something?  Judged from the text alone."""
-        body = doc.text[doc.body_start:]
-        if "\r" in body:
-            body = body.replace("\r\n", "\n").replace("\r", "\n")
+        body = doc.body_lf
         low = body.lower()
         if "omnivore" in low or any(w in body for w in _LINE_WORDS):
             return True

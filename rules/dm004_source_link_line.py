@@ -74,10 +74,7 @@ class SourceLinkLine(Rule):
     def check(self, doc):
         text = doc.text
         if "SimpRead" not in text:
-            body = text[doc.body_start:]
-            if "\r" in body:
-                body = body.replace("\r", "\n")
-            if not _READ_ORIGINAL_START.search(body):
+            if not _READ_ORIGINAL_START.search(doc.body_lf):
                 return  # no line can match: spare the Markdown parse
         fm = doc.front_matter
         if fm is None or not fm.closed or fm.error is not None or fm.kind != "yaml":

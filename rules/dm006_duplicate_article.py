@@ -74,7 +74,7 @@ class DuplicateArticle(ProjectRule):
             if m:
                 url = norm_url(m.group(1))
         paras = []
-        for chunk in _paragraphs(doc.text[doc.body_start:]):
+        for chunk in _paragraphs(doc.body_lf):
             t = _WORDS.sub("", chunk.lower())
             if len(t) >= 40:
                 paras.append(int.from_bytes(hashlib.sha1(t.encode()).digest()[:6], "big"))
@@ -126,11 +126,9 @@ class DuplicateArticle(ProjectRule):
 
 
 def _paragraphs(body: str) -> list[str]:
-    """The body's paragraphs for comparison: runs of lines between blank lines, fenced code
+    """The paragraphs of a body with ``\\n`` line ends (Document.body_lf) for comparison: runs of lines between blank lines, fenced code
     left out.  Found from the text alone (no Markdown parse: facts are gathered for every note
     of a run); what counts is that the same text gives the same paragraphs in every note."""
-    if "\r" in body:
-        body = body.replace("\r\n", "\n").replace("\r", "\n")
     if "```" in body or "~~~" in body:
         kept: list[str] = []
         pos = 0
