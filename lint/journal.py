@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,19 +65,9 @@ def _fsync_dir(path: Path) -> None:
 
 def _write_durable(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file, fsync'd, then renamed into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from tidymark.runner import replace_via_temp
+
+    replace_via_temp(path, data, ".tmp")
 
 
 @dataclass

@@ -194,13 +194,8 @@ def write_atomic(path: Path, data: bytes, expected_original: bytes) -> None:
     path = Path(os.path.realpath(path))
     _same_content(path, expected_original)
     st = os.stat(path)
-    directory = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tidymark-tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+
+    def before_replace(tmp: str) -> None:
         os.chmod(tmp, stat.S_IMODE(st.st_mode))
         tst = os.stat(tmp)
         if (tst.st_uid, tst.st_gid) != (st.st_uid, st.st_gid):
@@ -209,6 +204,22 @@ def write_atomic(path: Path, data: bytes, expected_original: bytes) -> None:
             except OSError:
                 pass  # not permitted: the file becomes the writer's, as with any editor
         _same_content(path, expected_original)
+
+    replace_via_temp(path, data, ".tidymark-tmp", before_replace)
+
+
+def replace_via_temp(path: Path, data: bytes, suffix: str, before_replace=None) -> None:
+    """Write ``data`` to a temporary file beside ``path``, fsync it, call
+    ``before_replace(tmp)`` (which may raise to give up), then rename it over ``path``.  On
+    any failure the temporary file is removed and ``path`` is untouched."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if before_replace is not None:
+            before_replace(tmp)
         os.replace(tmp, path)
     except BaseException:
         try:
