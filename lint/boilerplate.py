@@ -745,16 +745,19 @@ def marker_form(norm: str) -> str:
     return norm
 
 
-_WIDE = re.compile("[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
-                   "\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6"
-                   "\U00020000-\U0003fffd]")
+@lru_cache(maxsize=1)
+def _wide() -> re.Pattern:
+    # compiled on first use: the expression compiler visits each of the 42,000 characters
+    return re.compile("[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
+                      "\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6"
+                      "\U00020000-\U0003fffd]")
 
 
 def width(text: str) -> int:
     """Display width: wide (CJK) characters count 2."""
     if text.isascii():
         return len(text)
-    return len(text) + len(_WIDE.findall(text))
+    return len(text) + len(_wide().findall(text))
 
 
 def visible_width(line: str) -> int:

@@ -28,17 +28,28 @@ FORMAT = 2
 
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """Hash of tidymark's version, source files, rule data and the Python version."""
+    """Hash of tidymark's version, the Python version and its source and data files.
+
+    A file counts by its path, size and modification time (as a build tool's cache does):
+    editing, replacing or reinstalling any of them changes the fingerprint, and a one-file
+    run does not read and hash the whole package.
+    """
     import tidymark
     import tidymark.rules
 
     h = hashlib.sha256(f"{FORMAT}|{tidymark.__version__}|{sys.version}".encode())
-    roots = [Path(tidymark.__file__).parent, *map(Path, tidymark.rules.__path__)]
+    roots = [os.path.dirname(tidymark.__file__), *tidymark.rules.__path__]
     for root in roots:
-        for p in sorted(root.rglob("*")):
-            if p.suffix in (".py", ".yaml", ".yml") and p.is_file():
-                h.update(p.name.encode())
-                h.update(p.read_bytes())
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                if name.endswith((".py", ".yaml", ".yml", ".json")):
+                    path = os.path.join(folder, name)
+                    try:
+                        st = os.stat(path)
+                    except OSError:
+                        continue
+                    h.update(f"{os.path.relpath(path, root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
 

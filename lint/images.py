@@ -5,16 +5,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidymark.diagnostics import Edit
 from tidymark.document import Document
 from tidymark.edits import remove_lines
 from tidymark.markdown import Inline
 from tidymark.diagnostics import Fix, FixKind
-from tidymark.proxies import SchemeTable, Unwrapped, load_schemes, looks_proxied, unwrap
 from tidymark.rule import Rule
 from tidymark.source import Span
+
+if TYPE_CHECKING:  # the proxy table loads with the first note that has an image
+    from tidymark.proxies import SchemeTable, Unwrapped
 
 _SRCSET_URL = re.compile(r"[^\s,][^\s]*")
 
@@ -46,6 +48,8 @@ def image_urls(doc: Document, schemes: SchemeTable | None) -> list[ImageUrl]:
 
 
 def _image_urls(doc: Document, schemes: SchemeTable | None) -> list[ImageUrl]:
+    from tidymark.proxies import looks_proxied, unwrap
+
     text = doc.text
     if not looks_proxied(text, schemes):
         return []
@@ -109,6 +113,8 @@ class ProxyImageRule(Rule):
 
     @cached_property
     def schemes(self) -> SchemeTable:
+        from tidymark.proxies import load_schemes
+
         return load_schemes(extra=list(self.options.extra_schemes) or None)
 
     def check(self, doc):

@@ -25,7 +25,6 @@ from tidymark.cache import CACHE_DIR_NAME, ResultCache, rules_fingerprint
 from tidymark.config import ConfigResolver
 from tidymark.diagnostics import Applicability
 from tidymark.engine import INTERNAL_ERROR, IO_ERROR, Guard, check_document, engine_diagnostic, fix_document
-from tidymark.journal import Journal, JournalError
 from tidymark.project import ProjectRule, collect_facts
 from tidymark.runner import FileResult, RuleBook, read_document, unified_diff, write_atomic
 from tidymark.source import DecodeError, encode
@@ -87,7 +86,13 @@ class Worker:
         self.resolver = ConfigResolver(opts.config, opts.cli)
         self.book = RuleBook()
         self.cache = ResultCache(opts.cache_dir or Path.cwd() / CACHE_DIR_NAME) if opts.use_cache else None
-        self.journal = Journal(opts.journal) if opts.journal is not None and opts.mode == "fix" else None
+        self.journal = None
+        self._write_errors: tuple[type[BaseException], ...] = (OSError,)
+        if opts.journal is not None and opts.mode == "fix":  # the journal module loads for fix runs only
+            from tidymark.journal import Journal, JournalError
+
+            self.journal = Journal(opts.journal)
+            self._write_errors = (OSError, JournalError)
         self._fps: dict[tuple, str] = {}
 
     def _fingerprint(self, rules) -> str:
@@ -188,8 +193,8 @@ class Worker:
         try:
             with _hold_interrupt(held):
                 self._write(path, display, new, raw)
-        except (OSError, JournalError) as exc:
-            msg = f"cannot write fixes: {exc}" if isinstance(exc, JournalError) else \
+        except self._write_errors as exc:
+            msg = f"cannot write fixes: {exc}" if not isinstance(exc, OSError) else \
                 f"cannot write fixes: {exc.strerror or exc}"
             res.applied, res.changed, res.error, res.bytes_removed = [], False, msg, 0
             if self.opts.keep_text:

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import html
 import re
-import unicodedata
 
-from tidymark.clipper import norm, same_title
+from tidymark.clipper import norm, same_title, title_forms
 from tidymark.diagnostics import Fix, FixKind
 from tidymark.edits import remove_block
 from tidymark.rule import FixAvailability, Rule
@@ -66,7 +64,7 @@ class TitleRepeatedAsHeading(Rule):
         title = fm.values.get("title")
         if not isinstance(title, str) or not title.strip():
             return
-        if not _title_word_in_body(title, doc):
+        if not _title_words_in_body(title, doc):
             return  # no heading can repeat it: no need to parse
         # the first heading is near the top: parse only the head of the body when that settles it
         for lines in (12, 96, None):
@@ -106,16 +104,22 @@ class TitleRepeatedAsHeading(Rule):
 _WORD = re.compile(r"[^\W_]+")
 
 
-def _title_word_in_body(title: str, doc) -> bool:
-    """A heading that repeats the title holds the title's first word (whatever site suffix
-    either of them carries): without that word in the body, nothing can match."""
-    m = _WORD.search(unicodedata.normalize("NFKC", html.unescape(title)).casefold())
-    if m is None:
+def _title_words_in_body(title: str, doc) -> bool:
+    """A heading that repeats the title holds every word of the title without its site
+    suffix (``same_title`` compares the normalised heading with the title's forms, or the
+    title with the heading's): without one of those words in the body, nothing can match."""
+    words = set(_WORD.findall(min(title_forms(title), key=len, default="")))
+    if not words:
         return True
     body = doc.text[doc.body_start:]
-    if m.group() in body.casefold():
+    low = body.casefold()
+    missing = [w for w in words if w not in low]
+    if not missing:
         return True
-    return ("&" in body or not body.isascii()) and m.group() in norm(body)
+    if body.isascii() and not any(c in body for c in "&*_~`"):
+        return False  # nothing for norm() to decode, unfold or join
+    normed = norm(body)
+    return all(w in normed for w in missing)
 
 
 def _scaffolding_like(text: str) -> bool:

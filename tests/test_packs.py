@@ -274,6 +274,17 @@ def test_plugin_package_in_a_virtualenv(tmp_path):
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert (work / "n.md").read_text(encoding="utf-8") == "finish\n"
 
+    # with the cache, the plugin scan is kept, and scanned again when the plugin goes or comes back
+    (work / "n.md").write_text("TODO: finish\n", encoding="utf-8")
+    assert tm("check", "n.md", "--extend-select", "ACME").returncode == 1
+    assert list((work / ".tidymark_cache").glob("entry-points-*.json"))
+    assert tm("check", "n.md", "--extend-select", "ACME").returncode == 1
+    subprocess.run([str(py), "-m", "pip", "uninstall", "-q", "-y", "acme-tidymark-rules"], check=True, capture_output=True)
+    gone = tm("check", "n.md", "--extend-select", "ACME")
+    assert gone.returncode == 2 and "ACME" in gone.stderr and "Traceback" not in gone.stderr
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(plugin)], check=True, capture_output=True)
+    assert tm("check", "n.md", "--extend-select", "ACME").returncode == 1
+
 
 def test_new_rule_scaffold_python_and_yaml(proj, capsys):
     code, out, _ = run(capsys, "new-rule", "XY001", "company-banner", "--phrase", "INTERNAL USE ONLY")

@@ -1,0 +1,230 @@
+"""The result cache and the kept plugin scan: reused when nothing changed, never stale.
+
+A cached result is reused only for the same bytes, the same rules with the same options and
+the same tidymark code; the entry-point scan only while the installed distributions are the
+same.  Concurrent runs share the cache folder safely and its size stays bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tidymark.rules
+from tidymark import cache, pipeline, registry
+from tidymark.cli import main
+
+BAD = "---\ntitle: |\n  Subsidies cannot buy loyalty\ndraft: true\n---\nBody text.\n"
+CLEAN = "---\ntitle: A clean note\n---\nBody text.\n"
+
+
+@pytest.fixture
+def proj(tmp_path, monkeypatch) -> Path:
+    (tmp_path / ".tidymark.yaml").write_text("# defaults\n", encoding="utf-8")
+    (tmp_path / "bad.md").write_text(BAD, encoding="utf-8")
+    (tmp_path / "clean.md").write_text(CLEAN, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def check(capsys, *argv: str) -> tuple[int, list[dict]]:
+    code = main(["check", "--output-format", "json", *argv, "."])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def codes(items: list[dict]) -> list[tuple[str, str]]:
+    return sorted((d["path"].rsplit("/", 1)[-1], d["code"]) for d in items)
+
+
+def entries(proj: Path) -> list[Path]:
+    return [p for p in (proj / ".tidymark_cache").glob("??/*.json")]
+
+
+@pytest.fixture
+def no_checking(monkeypatch):
+    """Fail the test if any document is checked again (the results must come from the cache)."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a document was checked although its cached result was current")
+
+    monkeypatch.setattr(pipeline, "check_document", refuse)
+
+
+def test_warm_run_answers_from_the_cache_with_the_same_results(proj, capsys, request):
+    cold = check(capsys)
+    assert cold[0] == 1 and ("bad.md", "FM002") in codes(cold[1]) and ("bad.md", "PB001") in codes(cold[1])
+    assert len(entries(proj)) == 2
+    request.getfixturevalue("no_checking")
+    assert check(capsys) == cold
+
+
+def test_changed_content_is_checked_again(proj, capsys):
+    check(capsys)
+    (proj / "clean.md").write_text("---\ntitle: |\n  Now a block scalar\n---\nBody.\n", encoding="utf-8")
+    _, items = check(capsys)
+    assert ("clean.md", "FM002") in codes(items)
+
+
+@pytest.mark.parametrize("config, gone", [
+    ("ignore: [FM002]\n", ("bad.md", "FM002")),
+    ("rules: {FM002: {keys: [author]}}\n", ("bad.md", "FM002")),
+    ("rules: {draft-flag: {draft-keys: [unpublished]}}\n", ("bad.md", "PB001")),
+])
+def test_a_configuration_change_is_never_served_a_stale_result(proj, capsys, config, gone):
+    _, before = check(capsys)
+    assert gone in codes(before)
+    (proj / ".tidymark.yaml").write_text(config, encoding="utf-8")
+    _, after = check(capsys)
+    assert gone not in codes(after)
+    (proj / ".tidymark.yaml").write_text("# defaults\n", encoding="utf-8")
+    assert codes(check(capsys)[1]) == codes(before)
+
+
+def test_command_line_selection_is_part_of_the_key(proj, capsys):
+    check(capsys)
+    _, only = check(capsys, "--select", "PB")
+    assert codes(only) == [("bad.md", "PB001")]
+    _, all_again = check(capsys)
+    assert ("bad.md", "FM002") in codes(all_again)
+
+
+def test_no_cache_neither_reads_nor_writes(proj, capsys):
+    main(["check", "--no-cache", "."])
+    assert not (proj / ".tidymark_cache").exists()
+
+
+def test_a_damaged_entry_is_a_miss_not_an_error(proj, capsys):
+    _, cold = check(capsys)
+    for p in entries(proj):
+        p.write_bytes(b'{"d": [{"c": "FM0')
+    code, warm = check(capsys)
+    assert code == 1 and warm == cold
+    assert "Traceback" not in capsys.readouterr().err
+    assert all(json.loads(p.read_bytes())["d"] is not None for p in entries(proj))  # rewritten whole
+
+
+def test_pruning_keeps_the_folder_under_its_bound(tmp_path):
+    rc = cache.ResultCache(tmp_path / "c", max_bytes=20_000)
+    for i in range(200):
+        rc.put(f"{i:064x}", [], {"pad": "x" * 400})
+    total = sum(p.stat().st_size for p in (tmp_path / "c").glob("??/*.json"))
+    assert total > 20_000
+    assert rc.prune() > 0
+    assert sum(p.stat().st_size for p in (tmp_path / "c").glob("??/*.json")) <= 20_000
+
+
+def test_concurrent_runs_share_the_cache_safely(tmp_path):
+    for i in range(60):
+        (tmp_path / f"n{i:02d}.md").write_text(BAD if i % 2 else CLEAN, encoding="utf-8")
+    cmd = [sys.executable, "-m", "tidymark", "check", "--output-format", "json", "-j", "1", "."]
+    procs = [subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 1 for p in procs), [o[1][-2000:] for o in outs]
+    results = [json.loads(o[0]) for o in outs]
+    assert results[0] == results[1] == results[2] and len(results[0]) == 60
+    for p in (tmp_path / ".tidymark_cache").glob("??/*.json"):
+        json.loads(p.read_bytes())  # whole entries only
+    assert not list((tmp_path / ".tidymark_cache").glob("??/.tmp-*"))
+    warm = subprocess.run(cmd, cwd=tmp_path, capture_output=True)
+    assert json.loads(warm.stdout) == results[0]
+
+
+# -- the code fingerprint ---------------------------------------------------------------
+
+
+def test_code_fingerprint_follows_the_rule_files(tmp_path, monkeypatch):
+    data = tmp_path / "rules"
+    (data / "data").mkdir(parents=True)
+    lexicon = data / "data" / "x.yaml"
+    lexicon.write_text("phrases: [a]\n", encoding="utf-8")
+    (data / "notes.txt").write_text("not code\n", encoding="utf-8")
+    monkeypatch.setattr(tidymark.rules, "__path__", [str(data)])
+
+    def fp() -> str:
+        cache.code_fingerprint.cache_clear()
+        return cache.code_fingerprint()
+
+    first = fp()
+    assert fp() == first
+    (data / "notes.txt").write_text("still not code, longer\n", encoding="utf-8")
+    assert fp() == first
+    lexicon.write_text("phrases: [a, b]\n", encoding="utf-8")
+    edited = fp()
+    assert edited != first
+    st = lexicon.stat()
+    os.utime(lexicon, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # same size, new time
+    assert fp() != edited
+    (data / "extra.py").write_text("X = 1\n", encoding="utf-8")
+    assert fp() not in (first, edited)
+    cache.code_fingerprint.cache_clear()
+
+
+# -- the kept entry-point scan ----------------------------------------------------------
+
+
+@pytest.fixture
+def fake_site(tmp_path, monkeypatch):
+    """A sys.path of one folder with one distribution; scans counted."""
+    site = tmp_path / "site"
+    dist = site / "acme_rules-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "entry_points.txt").write_text("[tidymark.rules]\nACME = acme_rules\n", encoding="utf-8")
+    monkeypatch.setattr(sys, "path", [str(site)])
+    scans: list[int] = []
+
+    def scan():
+        scans.append(1)
+        found = []
+        for d in sorted(site.glob("*.dist-info")):
+            ep = d / "entry_points.txt"
+            if ep.is_file():
+                for line in ep.read_text(encoding="utf-8").splitlines()[1:]:
+                    name, _, value = line.partition(" = ")
+                    found.append([name, value, d.name.split("-")[0]])
+        return found
+
+    monkeypatch.setattr(registry, "_scan_entry_points", scan)
+    registry.cache_entry_points(tmp_path / "cache")
+    yield site, scans
+    registry.cache_entry_points(None)
+
+
+def test_entry_point_scan_is_kept_until_a_distribution_changes(fake_site):
+    site, scans = fake_site
+    first = registry._entry_points()
+    assert first == [["ACME", "acme_rules", "acme_rules"]] and len(scans) == 1
+    assert registry._entry_points() == first and len(scans) == 1  # kept
+
+    ep = site / "acme_rules-1.0.dist-info" / "entry_points.txt"
+    ep.write_text("[tidymark.rules]\nACME = acme_rules\nZED = zed_rules\n", encoding="utf-8")  # edited in place
+    assert [e[0] for e in registry._entry_points()] == ["ACME", "ZED"] and len(scans) == 2
+
+    other = site / "other-2.0.dist-info"
+    other.mkdir()
+    (other / "entry_points.txt").write_text("[tidymark.rules]\nOTH = other_rules\n", encoding="utf-8")
+    assert [e[0] for e in registry._entry_points()] == ["ACME", "ZED", "OTH"] and len(scans) == 3
+
+    (other / "entry_points.txt").unlink()
+    other.rmdir()  # uninstalled
+    assert [e[0] for e in registry._entry_points()] == ["ACME", "ZED"] and len(scans) == 4
+    assert registry._entry_points() and len(scans) == 4
+
+
+def test_entry_point_scan_without_a_cache_folder_scans_every_time(fake_site):
+    _, scans = fake_site
+    registry.cache_entry_points(None)
+    registry._entry_points()
+    registry._entry_points()
+    assert len(scans) == 2
+
+
+def test_a_damaged_kept_scan_is_scanned_again(fake_site, tmp_path):
+    _, scans = fake_site
+    registry._entry_points()
+    for p in (tmp_path / "cache").glob("entry-points-*.json"):
+        p.write_text("{not json", encoding="utf-8")
+    assert registry._entry_points() == [["ACME", "acme_rules", "acme_rules"]] and len(scans) == 2
