@@ -149,3 +149,23 @@ def test_derived_lexicon_data_is_up_to_date():
     shipped = json.loads((bp.lexicon_dir() / bp.DERIVED_FILE).read_text(encoding="utf-8"))
     assert shipped == json.loads(json.dumps(bp.derive_all())), (
         'regenerate it: python -c "from tidymark.boilerplate import write_derived; write_derived()"')
+
+
+@pytest.mark.parametrize("category", sorted(bp.CATEGORIES))
+def test_patterns_one_by_one_answer_as_the_compiled_alternation(category, monkeypatch):
+    """A matcher's first questions try only the patterns whose words the text holds; the
+    answers equal those of the whole alternation, for every phrase variant and case line."""
+    texts = {bp.normalize(line) for phrase in sorted(bp.matcher(category).phrases) for line in _variants(phrase)}
+    texts |= {bp.normalize(line) for t in _inputs() for line in t.splitlines()}
+    texts |= {line.lower() for t in _inputs() for line in t.splitlines()}  # raw lines, URLs included
+    texts.discard("")
+    assert len(texts) > 500
+
+    def answers(one_by_one: int) -> list[tuple[bool, bool]]:
+        monkeypatch.setattr(bp.Matcher, "ONE_BY_ONE", one_by_one)
+        m = bp.Matcher(bp.matcher(category).phrases, bp.matcher(category).patterns)
+        return [(m.full(t), m.search(t)) for t in sorted(texts)]
+
+    compiled = answers(0)
+    assert answers(10 ** 9) == compiled
+    assert any(f or s for f, s in compiled), category  # the category's lexicon is exercised
