@@ -297,22 +297,41 @@ def job_count(requested: int, n_files: int) -> int:
     return max(1, min(jobs, n_files))
 
 
+#: Cached results a warm run keeps while an earlier file is being checked.
+HELD_RESULTS = 2048
+
+
 def _run_warm_first(items: list[tuple[Path, str]], opts: RunOptions, state: RunState | None) -> Iterator[FileResult]:
-    """Answer cached files in this process first; only the others go to the workers."""
+    """Answer cached files in this process first; only the others go to the workers.
+
+    Results are yielded in order: cached ones straight away until the first file that needs
+    checking; later cached results wait for it, at most :data:`HELD_RESULTS` of them (the
+    others are looked up again in their turn), so memory does not grow with the folder.
+    """
     from dataclasses import replace
 
     local = Worker(opts)
-    hits: dict[int, FileResult] = {}
+    held: dict[int, FileResult | None] = {}
     misses: list[int] = []
     for i, (path, display) in enumerate(items):
         res = local.cached(path, display)
         if res is None:
             misses.append(i)
+        elif not misses:
+            yield res
         else:
-            hits[i] = res
-    rest = run([items[i] for i in misses], replace(opts, warm_checked=True), state) if misses else iter(())
-    for i in range(len(items)):
-        yield hits[i] if i in hits else next(rest)
+            held[i] = res if len(held) < HELD_RESULTS else None
+    if not misses:
+        return
+    rest = run([items[i] for i in misses], replace(opts, warm_checked=True), state)
+    for i in range(misses[0], len(items)):
+        if i not in held:
+            yield next(rest)
+            continue
+        res = held.pop(i)
+        if res is None:  # looked up again; changed since the first look: checked here
+            res = local.cached(*items[i]) or local.process(*items[i])
+        yield res
 
 
 def run(items: Iterable[tuple[Path, str]], opts: RunOptions, state: RunState | None = None) -> Iterator[FileResult]:
@@ -350,22 +369,27 @@ def run(items: Iterable[tuple[Path, str]], opts: RunOptions, state: RunState | N
         chunks = [[(str(p), d) for p, d in items[i:i + chunk]] for i in range(0, len(items), chunk)]
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init,
                                  initargs=(opts, stop)) as pool:
-            futures = [pool.submit(_chunk_task, c) for c in chunks]
+            futures: list = [pool.submit(_chunk_task, c) for c in chunks]
             current, taken = 0, 0
             try:
-                for current, fut in enumerate(futures):
+                for current in range(len(futures)):
                     taken = 0
-                    for res in fut.result():
+                    for res in futures[current].result():
                         taken += 1
                         yield res
                     taken = -1
+                    futures[current] = None  # its results are out: memory does not grow with the run
             except BaseException:
                 stop.set()
                 for f in futures:
-                    f.cancel()
+                    if f is not None:
+                        f.cancel()
                 pool.shutdown(wait=True, cancel_futures=True)
                 if state is not None:
-                    _collect_unreported(futures[current:], taken, state)
+                    rest = futures[current:]
+                    if rest and rest[0] is None:  # stopped right after finishing a chunk
+                        rest, taken = rest[1:], 0
+                    _collect_unreported(rest, taken, state)
                 raise
     if opts.use_cache:
         cache = worker_cache or ResultCache(opts.cache_dir or Path.cwd() / CACHE_DIR_NAME)

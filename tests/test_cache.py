@@ -228,3 +228,19 @@ def test_a_damaged_kept_scan_is_scanned_again(fake_site, tmp_path):
     for p in (tmp_path / "cache").glob("entry-points-*.json"):
         p.write_text("{not json", encoding="utf-8")
     assert registry._entry_points() == [["ACME", "acme_rules", "acme_rules"]] and len(scans) == 2
+
+
+@pytest.mark.parametrize("held", [0, 3, 2048])
+def test_warm_run_with_changed_files_keeps_the_order_and_few_results(tmp_path, monkeypatch, capsys, held):
+    for i in range(40):
+        (tmp_path / f"n{i:02d}.md").write_text(BAD if i % 3 else CLEAN, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pipeline, "HELD_RESULTS", held)
+    _, cold = check(capsys, "-j", "1")
+    for i in (5, 6, 30):  # checked again: the cached results after them wait or are looked up again
+        p = tmp_path / f"n{i:02d}.md"
+        p.write_text(p.read_text(encoding="utf-8") + "\nMore text.\n", encoding="utf-8")
+    _, warm = check(capsys, "-j", "1")
+    assert [(d["path"], d["code"], d["line"]) for d in warm] == [(d["path"], d["code"], d["line"]) for d in cold]
+    _, cold_again = check(capsys, "-j", "1", "--no-cache")
+    assert warm == cold_again
