@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from tidymark.source import Span
 CACHE_DIR_NAME = ".tidymark_cache"
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 FORMAT = 2
+#: An entry used again is marked as recently used (for pruning) at most this often (seconds).
+TOUCH_AFTER = 3600
 
 
 @lru_cache(maxsize=1)
@@ -105,15 +108,18 @@ class ResultCache:
         """The cached diagnostics and cross-document facts of a file, or None."""
         p = self._path(key)
         try:
-            raw = json.loads(p.read_bytes())
+            with open(p, "rb") as fh:
+                used = os.fstat(fh.fileno()).st_mtime
+                raw = json.loads(fh.read())
             out = ([from_json(o) for o in raw["d"]], dict(raw.get("f") or {}))
         except (OSError, ValueError, KeyError, TypeError):
             self.misses += 1
             return None
-        try:
-            os.utime(p)  # recently used: kept by pruning
-        except OSError:
-            pass
+        if time.time() - used > TOUCH_AFTER:
+            try:
+                os.utime(p)  # recently used: kept by pruning
+            except OSError:
+                pass
         self.hits += 1
         return out
 

@@ -9,6 +9,7 @@ the file, the key and what was expected (exit code 2).
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -218,29 +219,13 @@ def apply_table(base: Settings, table: dict, where: str) -> Settings:
     return replace(base, **updates)
 
 
-def find_config_file(directory: Path) -> Path | None:
-    """The nearest configuration file at or above ``directory``."""
-    d = directory.resolve()
-    for folder in (d, *d.parents):
-        for name in CONFIG_NAMES:
-            p = folder / name
-            if p.is_file():
-                return p
-        pp = folder / "pyproject.toml"
-        if pp.is_file():
-            try:
-                if _read_table(pp) is not None:
-                    return pp
-            except ConfigError:
-                raise
-    return None
-
-
 class ConfigResolver:
     """Settings per directory, cached; ``override`` (``--config``) applies everywhere."""
 
     def __init__(self, override: Path | None = None, cli: dict | None = None):
         self._cache: dict[Path, Settings] = {}
+        self._given: dict[str, Settings] = {}       # by the folder as written (no resolving)
+        self._nearest: dict[Path, Path | None] = {}  # folder -> its configuration file
         self._files: dict[Path, Settings] = {}
         self.cli = cli or {}
         self.override = load_file(override) if override is not None else None
@@ -253,15 +238,39 @@ class ConfigResolver:
             upd["ignore"] = s.ignore + tuple(upd["ignore"])
         return replace(s, **upd) if upd else s
 
+    def _config_file(self, folder: Path) -> Path | None:
+        """The nearest configuration file at or above a resolved folder (every folder on the way
+        up is remembered: a walk over a tree looks at each folder once)."""
+        if folder in self._nearest:
+            return self._nearest[folder]
+        found = None
+        for name in CONFIG_NAMES:
+            if (folder / name).is_file():
+                found = folder / name
+                break
+        else:
+            pp = folder / "pyproject.toml"
+            if pp.is_file() and _read_table(pp) is not None:
+                found = pp
+            elif folder.parent != folder:
+                found = self._config_file(folder.parent)
+        self._nearest[folder] = found
+        return found
+
     def for_dir(self, directory: Path) -> Settings:
+        given = os.fspath(directory)
+        hit = self._given.get(given)
+        if hit is not None:
+            return hit
         directory = directory.resolve()
         hit = self._cache.get(directory)
         if hit is not None:
+            self._given[given] = hit
             return hit
         if self.override is not None:
             s = self.override
         else:
-            f = find_config_file(directory)
+            f = self._config_file(directory)
             if f is None:
                 s = Settings(root=Path.cwd())
             else:
@@ -269,8 +278,13 @@ class ConfigResolver:
                 if s is None:
                     s = self._files[f] = load_file(f)
         s = self._with_cli(s)
-        self._cache[directory] = s
+        self._cache[directory] = self._given[given] = s
         return s
 
     def for_path(self, path: Path) -> Settings:
-        return self.for_dir(path.parent if not path.is_dir() else path)
+        if not path.is_dir():
+            hit = self._given.get(os.path.dirname(os.fspath(path)) or ".")
+            if hit is not None:
+                return hit
+            return self.for_dir(path.parent)
+        return self.for_dir(path)

@@ -26,8 +26,8 @@ from tidymark.config import ConfigResolver
 from tidymark.diagnostics import Applicability
 from tidymark.engine import INTERNAL_ERROR, IO_ERROR, Guard, check_document, engine_diagnostic, fix_document
 from tidymark.project import ProjectRule, collect_facts
-from tidymark.runner import FileResult, RuleBook, read_document, unified_diff, write_atomic
-from tidymark.source import DecodeError, encode
+from tidymark.runner import FileResult, RuleBook, read_bytes, read_document, unified_diff, write_atomic
+from tidymark.source import DecodeError, decode, encode
 
 SERIAL_BELOW = 16  # fewer files than this: no pool (start-up would cost more than it saves)
 
@@ -113,10 +113,10 @@ class Worker:
         settings = self.resolver.for_path(path)
         rules = self.book.rules_for_file(settings, path)
         try:
-            doc = read_document(path, settings)
+            raw = read_bytes(path, settings)
         except (DecodeError, OSError):
             return None  # reported by the normal path
-        hit = self.cache.get(self.cache.key(doc.raw, self._fingerprint(rules)))  # type: ignore[attr-defined]
+        hit = self.cache.get(self.cache.key(raw, self._fingerprint(rules)))
         if hit is None:
             return None
         res = FileResult(path, display)
@@ -124,7 +124,10 @@ class Worker:
         if any(isinstance(r, ProjectRule) for r in rules) and not res.facts:
             return None
         if self.opts.keep_text:
-            res.text = doc.text
+            try:
+                res.text = decode(raw).text
+            except DecodeError:
+                return None
         return res
 
     def process(self, path: Path, display: str) -> FileResult:

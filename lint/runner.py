@@ -153,6 +153,15 @@ class RuleBook:
 
 def read_document(path: Path, settings: Settings) -> Document:
     """Read and decode a file; raises OSError or DecodeError with a user-facing message."""
+    data = read_bytes(path, settings)
+    dec = decode(data)
+    doc = Document(dec.text, path, bom=dec.bom, newline=dec.newline)
+    doc.raw = data  # type: ignore[attr-defined]
+    return doc
+
+
+def read_bytes(path: Path, settings: Settings) -> bytes:
+    """A regular file's bytes, within the size limit; raises OSError or DecodeError."""
     # stat first: opening a FIFO (or a device) for reading would block before fstat could refuse it
     if not stat.S_ISREG(os.stat(path).st_mode):
         raise DecodeError("not a regular file")
@@ -163,11 +172,7 @@ def read_document(path: Path, settings: Settings) -> Document:
         if st.st_size > settings.max_file_size:
             raise DecodeError(f"file is {st.st_size:,} bytes, over the {settings.max_file_size:,}-byte limit "
                               f"(`max-file-size`); skipped")
-        data = fh.read()
-    dec = decode(data)
-    doc = Document(dec.text, path, bom=dec.bom, newline=dec.newline)
-    doc.raw = data  # type: ignore[attr-defined]
-    return doc
+        return fh.read()
 
 
 def _same_content(path: Path, expected: bytes) -> None:

@@ -244,3 +244,18 @@ def test_warm_run_with_changed_files_keeps_the_order_and_few_results(tmp_path, m
     assert [(d["path"], d["code"], d["line"]) for d in warm] == [(d["path"], d["code"], d["line"]) for d in cold]
     _, cold_again = check(capsys, "-j", "1", "--no-cache")
     assert warm == cold_again
+
+
+def test_an_entry_in_use_is_marked_recently_used_for_pruning(tmp_path):
+    rc = cache.ResultCache(tmp_path / "c", max_bytes=10 ** 9)
+    rc.put("a" * 64, [], {})
+    rc.put("b" * 64, [], {})
+    old = 1_000_000_000
+    for k in "ab":
+        os.utime(rc._path(k * 64), (old, old))
+    assert rc.get("a" * 64) == ([], {})
+    assert rc._path("a" * 64).stat().st_mtime > old + 10 ** 8  # used: kept longer by pruning
+    assert rc._path("b" * 64).stat().st_mtime == old
+    rc.max_bytes = rc._path("a" * 64).stat().st_size + rc._path("b" * 64).stat().st_size - 1
+    rc.prune()
+    assert rc._path("a" * 64).exists() and not rc._path("b" * 64).exists()

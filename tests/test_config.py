@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tidymark.config import KEYS, ConfigError, ConfigResolver, Settings, apply_table, find_config_file, load_file
+from tidymark.config import KEYS, ConfigError, ConfigResolver, Settings, apply_table, load_file
 from tidymark.runner import RuleBook
 
 
@@ -52,6 +52,10 @@ def test_unknown_key_suggests_the_spelling():
         apply_table(Settings(), {"per_file_ignores": {}}, "t.toml")
 
 
+def find_config_file(folder):
+    return ConfigResolver()._config_file(folder.resolve())  # a new resolver: nothing remembered
+
+
 def test_yaml_beats_pyproject_in_the_same_folder(tmp_path):
     (tmp_path / "pyproject.toml").write_text("[tool.tidymark]\nselect = ['PB']\n", encoding="utf-8")
     assert find_config_file(tmp_path) == tmp_path / "pyproject.toml"
@@ -67,6 +71,20 @@ def test_pyproject_without_table_is_skipped(tmp_path):
     sub.mkdir()
     (sub / "pyproject.toml").write_text("[project]\nname = 'x'\n", encoding="utf-8")
     assert find_config_file(sub) == tmp_path / ".tidymark.yaml"
+
+
+def test_settings_by_folder_as_written_and_resolved(tmp_path, monkeypatch):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / ".tidymark.yaml").write_text("select: [FM]\n", encoding="utf-8")
+    (tmp_path / "a" / "b" / "n.md").write_text("x\n", encoding="utf-8")
+    (tmp_path / "link").symlink_to(tmp_path / "a" / "b")
+    monkeypatch.chdir(tmp_path)
+    r = ConfigResolver()
+    s = r.for_path(Path("a/b/n.md"))
+    assert s.select == ("FM",)
+    assert r.for_path(Path("./a/b/n.md")) is s and r.for_path(Path("link/n.md")) is s
+    assert r.for_path(tmp_path / "a" / "b" / "n.md") is s and r.for_dir(Path("a")) is s
+    assert r.for_path(Path("other.md")).select is None
 
 
 def test_nearest_config_wins_and_is_not_merged(tmp_path):
