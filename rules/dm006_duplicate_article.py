@@ -81,7 +81,10 @@ class DuplicateArticle(ProjectRule):
         # A bottom-k sketch: the SAMPLE smallest paragraph hashes.  The same paragraphs give
         # the same hashes in every note, so shared sketches estimate shared paragraphs while
         # the facts kept per note (and the memory of a whole-folder run) stay bounded.
-        return {"url": url, "paras": sorted(set(paras))[:SAMPLE], "n": len(set(paras))}
+        # kept as one string of 12 hex digits per hash: a whole-folder run holds these for
+        # every note, and one string takes a tenth of the memory of a list of integers
+        sketch = "".join(f"{h:012x}" for h in sorted(set(paras))[:SAMPLE])
+        return {"url": url, "paras": sketch, "n": len(set(paras))}
 
     def check_project(self, facts):
         groups: dict[str, set[str]] = defaultdict(set)
@@ -99,9 +102,12 @@ class DuplicateArticle(ProjectRule):
                             reasons[(k, o)] = "same source URL"
         # near-identical bodies: candidates share a paragraph hash
         index = defaultdict(list)
+        sizes = {}
         for key, f in facts.items():
-            if len(f["paras"]) >= self.options.min_paragraphs:
-                for h in f["paras"]:
+            hashes = _hashes(f["paras"])
+            sizes[key] = len(hashes)
+            if len(hashes) >= self.options.min_paragraphs:
+                for h in hashes:
                     index[h].append(key)
         # Candidate pairs share a paragraph that is rare in the folder; a paragraph found in
         # many notes is boilerplate (or a versioned copy of a docs page), not an article,
@@ -113,7 +119,7 @@ class DuplicateArticle(ProjectRule):
                     for b in keys[i + 1:]:
                         shared[(a, b)] += 1
         for (a, b), n in shared.items():
-            sa, sb = len(facts[a]["paras"]), len(facts[b]["paras"])  # sketch sizes (≤ SAMPLE)
+            sa, sb = sizes[a], sizes[b]  # sketch sizes (≤ SAMPLE)
             if n / max(1, min(sa, sb)) >= self.options.min_similarity and n / max(sa, sb) >= 0.5:
                 for x, y in ((a, b), (b, a)):
                     groups[x].add(y)
@@ -123,6 +129,11 @@ class DuplicateArticle(ProjectRule):
             why = sorted({reasons[(key, o)] for o in others})
             yield key, self.at(1, f"Same article as {', '.join(others[:3])}"
                                   f"{f' and {len(others) - 3} more' if len(others) > 3 else ''} ({', '.join(why)})")
+
+
+def _hashes(sketch: str) -> list[str]:
+    """The paragraph hashes of a note's sketch (12 hex digits each)."""
+    return [sketch[i:i + 12] for i in range(0, len(sketch), 12)]
 
 
 def _paragraphs(body: str) -> list[str]:
