@@ -145,6 +145,8 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command is None:
         ap.print_help(sys.stderr)
         return EXIT_ERROR
+    if args.command not in ("check", "fix") or getattr(args, "engine", "local") != "local":
+        _started()  # only a local check or fix run holds collection off until its rules are built
     try:
         if args.command == "rules":
             return cmd_rules(args.format)

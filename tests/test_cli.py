@@ -776,3 +776,28 @@ def test_console_script_is_installed(proj):
     proc = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0
     assert proc.stdout.strip() == f"tidymark {__version__}"
+
+
+def test_garbage_collection_is_held_off_only_while_a_run_starts(tmp_path, monkeypatch):
+    import gc
+
+    from tidymark import pipeline, runner
+
+    (tmp_path / "n.md").write_text("---\ntitle: |\n  A title\n---\nText.\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    at_rules, at_check = [], []
+    build, check = runner.RuleBook.rules_for, pipeline.check_document
+    monkeypatch.setattr(runner.RuleBook, "rules_for", lambda self, s: (at_rules.append(gc.isenabled()), build(self, s))[1])
+    monkeypatch.setattr(pipeline, "check_document", lambda *a, **k: (at_check.append(gc.isenabled()), check(*a, **k))[1])
+    monkeypatch.setattr(sys, "argv", ["tidymark", "check", "--no-cache", "n.md"])
+    try:
+        assert main() == 1  # as the console script calls it
+        assert at_rules[0] is False and at_check == [True] and gc.isenabled()
+        at_rules.clear()
+        assert main(["check", "--no-cache", "n.md"]) == 1  # a caller's main(argv): left alone
+        assert at_rules[0] is True
+        monkeypatch.setattr(sys, "argv", ["tidymark", "rules"])
+        assert main() == 0 and gc.isenabled()
+    finally:
+        gc.unfreeze()
+        gc.enable()
