@@ -79,11 +79,56 @@ def to_json(d: Diagnostic) -> dict:
             "p": [d.line, d.column, d.end_line, d.end_column], "f": fix}
 
 
+_EDITS = Fix.__dict__["edits"]  # the slot of Fix.edits
+
+
+class _CachedFix(Fix):
+    """A fix read back from the cache: its edits are built on first use.
+
+    A warm run that prints text never looks at them, and a note with an escaped body carries
+    thousands.  Everything else behaves as :class:`Fix` (equality, copies, pickling).
+    """
+
+    __slots__ = ("_raw",)
+
+    @property  # type: ignore[override]
+    def edits(self) -> tuple[Edit, ...]:
+        raw = getattr(self, "_raw", None)
+        if raw is not None:  # written in Fix's order, so no sorting again
+            _EDITS.__set__(self, tuple(Edit(Span(a, b), t) for a, b, t in raw))
+            object.__setattr__(self, "_raw", None)
+        return _EDITS.__get__(self, Fix)
+
+    @edits.setter
+    def edits(self, value: tuple[Edit, ...]) -> None:  # Fix.__init__, dataclasses.replace, unpickling
+        _EDITS.__set__(self, value)
+        object.__setattr__(self, "_raw", None)
+
+    def __eq__(self, other: object) -> bool:  # equal to the Fix it was written from
+        if not isinstance(other, Fix):
+            return NotImplemented
+        return (self.edits, self.applicability, self.title, self.kind) == \
+            (other.edits, other.applicability, other.title, other.kind)
+
+    __hash__ = Fix.__hash__
+
+    def __repr__(self) -> str:
+        return Fix.__repr__(self).replace(type(self).__name__, "Fix", 1)
+
+    @classmethod
+    def from_json(cls, f: dict) -> "_CachedFix":
+        fix = object.__new__(cls)
+        object.__setattr__(fix, "_raw", f["e"])
+        object.__setattr__(fix, "applicability", Applicability(f["a"]))
+        object.__setattr__(fix, "title", f["t"])
+        object.__setattr__(fix, "kind", FixKind(f["k"]))
+        return fix
+
+
 def from_json(o: dict) -> Diagnostic:
     fix = None
     if o["f"] is not None:
-        f = o["f"]
-        fix = Fix(tuple(Edit(Span(a, b), t) for a, b, t in f["e"]), Applicability(f["a"]), f["t"], FixKind(f["k"]))
+        fix = _CachedFix.from_json(o["f"])
     line, col, eline, ecol = o["p"]
     return Diagnostic(o["c"], o["n"], o["m"], Span(*o["s"]), Severity(o["v"]), fix, line, col, eline, ecol)
 

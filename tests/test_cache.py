@@ -259,3 +259,28 @@ def test_an_entry_in_use_is_marked_recently_used_for_pruning(tmp_path):
     rc.max_bytes = rc._path("a" * 64).stat().st_size + rc._path("b" * 64).stat().st_size - 1
     rc.prune()
     assert rc._path("a" * 64).exists() and not rc._path("b" * 64).exists()
+
+
+def test_a_cached_fix_builds_its_edits_on_first_use_and_behaves_as_the_fix():
+    import copy
+    import dataclasses
+    import pickle
+
+    from tidymark.diagnostics import Applicability, Diagnostic, Edit, Fix, FixKind
+    from tidymark.source import Span
+
+    fix = Fix((Edit(Span(5, 6), "b"), Edit(Span(1, 2), "a")), Applicability.SAFE, "t", FixKind.REWRITE)
+    d = Diagnostic("X1", "x", "m", Span(0, 1), fix=fix, line=1, column=1, end_line=1, end_column=2)
+
+    def back():
+        return cache.from_json(json.loads(json.dumps(cache.to_json(d))))
+
+    lazy = back()
+    assert lazy.fix.applicability is Applicability.SAFE and lazy.fix.title == "t"
+    assert lazy.fix._raw is not None  # not built yet
+    assert lazy.fix.edits == fix.edits and lazy.fix._raw is None
+    assert back() == d and d == back() and back().fix == fix and fix == back().fix
+    assert hash(back().fix) == hash(fix) and repr(back().fix) == repr(fix) and back().fix.span == fix.span
+    assert pickle.loads(pickle.dumps(back())) == d and copy.deepcopy(back()) == d
+    changed = dataclasses.replace(back().fix, title="other")
+    assert changed.edits == fix.edits and changed != fix
