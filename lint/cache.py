@@ -117,8 +117,14 @@ class _CachedFix(Fix):
 
     @classmethod
     def from_json(cls, f: dict) -> "_CachedFix":
+        raw = f["e"]
+        # checked now (cheaply), so that a damaged entry is a cache miss, not a later error
+        if not isinstance(raw, list) or not all(
+                type(e) is list and len(e) == 3 and type(e[0]) is int and type(e[1]) is int
+                and 0 <= e[0] <= e[1] and type(e[2]) is str for e in raw):
+            raise ValueError("damaged fix edits")
         fix = object.__new__(cls)
-        object.__setattr__(fix, "_raw", f["e"])
+        object.__setattr__(fix, "_raw", raw)
         object.__setattr__(fix, "applicability", Applicability(f["a"]))
         object.__setattr__(fix, "title", f["t"])
         object.__setattr__(fix, "kind", FixKind(f["k"]))

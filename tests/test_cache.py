@@ -284,3 +284,19 @@ def test_a_cached_fix_builds_its_edits_on_first_use_and_behaves_as_the_fix():
     assert pickle.loads(pickle.dumps(back())) == d and copy.deepcopy(back()) == d
     changed = dataclasses.replace(back().fix, title="other")
     assert changed.edits == fix.edits and changed != fix
+
+
+@pytest.mark.parametrize("edits", [[[1]], [[3, 1, "x"]], [["1", 2, "x"]], "x", [[1, 2, None]]])
+def test_damaged_fix_edits_in_an_entry_are_a_miss(tmp_path, edits):
+    rc = cache.ResultCache(tmp_path / "c")
+    rc.put("c" * 64, [])
+    p = rc._path("c" * 64)
+
+    def entry(e) -> str:
+        return json.dumps({"d": [{"c": "X1", "n": "x", "m": "m", "s": [0, 1], "v": 2, "p": [1, 1, 1, 2],
+                                  "f": {"a": 2, "t": "t", "k": "rewrite", "e": e}}], "f": {}})
+
+    p.write_text(entry([[0, 1, "x"]]), encoding="utf-8")
+    assert rc.get("c" * 64)[0][0].fix.edits[0].text == "x"  # the entry's shape is right
+    p.write_text(entry(edits), encoding="utf-8")
+    assert rc.get("c" * 64) is None
