@@ -139,6 +139,27 @@ def from_json(o: dict) -> Diagnostic:
     return Diagnostic(o["c"], o["n"], o["m"], Span(*o["s"]), Severity(o["v"]), fix, line, col, eline, ecol)
 
 
+def write_entry(directory: Path, path: Path, data) -> None:
+    """Write one JSON file of the cache folder ``directory`` whole or not at all (through a
+    temporary file renamed into place, so concurrent runs never read half of it).  Failing
+    to write is not an error: the entry is only missing next time."""
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not (directory / ".gitignore").exists():
+            (directory / ".gitignore").write_text("# created by tidymark\n*\n", encoding="utf-8")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, ensure_ascii=False, separators=(",", ":"))
+        os.replace(tmp, path)
+    except OSError:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
 class ResultCache:
     def __init__(self, directory: Path, max_bytes: int = DEFAULT_MAX_BYTES):
         self.directory = directory
@@ -175,21 +196,8 @@ class ResultCache:
         return out
 
     def put(self, key: str, diagnostics: list[Diagnostic], facts: dict | None = None) -> None:
-        p = self._path(key)
-        try:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            if not (self.directory / ".gitignore").exists():
-                (self.directory / ".gitignore").write_text("# created by tidymark\n*\n", encoding="utf-8")
-            fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"d": [to_json(d) for d in diagnostics], "f": facts or {}}, fh, ensure_ascii=False,
-                          separators=(",", ":"))
-            os.replace(tmp, p)
-        except OSError:
-            try:
-                os.unlink(tmp)  # type: ignore[possibly-undefined]
-            except (OSError, NameError):
-                pass
+        write_entry(self.directory, self._path(key),
+                    {"d": [to_json(d) for d in diagnostics], "f": facts or {}})
 
     def prune(self) -> int:
         """Delete least recently used entries beyond ``max_bytes``; returns how many."""

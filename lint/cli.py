@@ -386,11 +386,12 @@ def cmd_run(args) -> int:
         book = RuleBook()
         paths = args.paths or [Path(".")]
         top = resolver.for_dir(Path("."))
+        cache_dir = args.cache_dir or top.cache_dir
         if args.use_cache:
             from tidymark import registry
             from tidymark.cache import CACHE_DIR_NAME
 
-            registry.cache_entry_points(args.cache_dir or top.cache_dir or Path.cwd() / CACHE_DIR_NAME)
+            registry.cache_entry_points(cache_dir or Path.cwd() / CACHE_DIR_NAME)
         book.rules_for(top)  # validates the configuration before any file is touched
         _started()
         targets = list(Walker(resolver.for_dir).walk(paths))
@@ -410,7 +411,6 @@ def cmd_run(args) -> int:
     reporter = reporter_cls(sys.stdout, threshold, color=stream_is_tty() and fmt == "text")
     writer = Baseline(args.write_baseline) if args.write_baseline else None
     keep_text = fmt in NEEDS_TEXT or baseline is not None or writer is not None or args.report is not None
-    cache_dir = args.cache_dir or top.cache_dir
     journal_dir, backup_error = _journal_dir(args, mode, cache_dir)
     if backup_error:
         _err(backup_error)

@@ -153,21 +153,9 @@ def _entry_points() -> list[list]:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     found = _scan_entry_points()
-    import tempfile
+    from tidymark.cache import write_entry
 
-    tmp = None
-    try:
-        _EP_CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=_EP_CACHE_DIR, prefix=".tmp-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"group": ENTRY_POINT_GROUP, "state": state, "entry_points": found}, fh)
-        os.replace(tmp, path)
-    except OSError:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    write_entry(_EP_CACHE_DIR, path, {"group": ENTRY_POINT_GROUP, "state": state, "entry_points": found})
     return found
 
 

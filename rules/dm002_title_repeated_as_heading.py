@@ -111,7 +111,7 @@ def _title_words_in_body(title: str, doc) -> bool:
     words = set(_WORD.findall(min(title_forms(title), key=len, default="")))
     if not words:
         return True
-    body = doc.text[doc.body_start:]
+    body = doc.body
     low = body.casefold()
     missing = [w for w in words if w not in low]
     if not missing:

@@ -26,8 +26,7 @@ _TEMPLATE_HEADING_LINE = re.compile(
     r"^ {0,3}(?:#{1,6}[ \t]+)?(?:full content|content|highlights)[ \t]*:?(?:[ \t]+#+)?[ \t]*$", re.I | re.M)
 _HR_LINE = re.compile(r" {0,3}(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})")
 _NON_BLANK = re.compile(r"\S")
-_LINE_WORD = re.compile(r"(?i:omnivore)|sr-annote|SidebarToggle|原创|转载|翻译")
-_LINE_WORDS = ("sr-annote", "SidebarToggle", "原创", "转载", "翻译")
+_LINE_WORD = re.compile(r"(?i:omnivore)|sr-annote|SidebarToggle|原创|转载|翻译")  # one of them in every line pattern
 _HIGHLIGHT_LINK = re.compile(r"[ \t]*\[⤴️?\]\(https?://(?:www\.)?omnivore\.app/me/[^)\s]*\)")
 
 
@@ -97,9 +96,9 @@ class ClipperScaffolding(Rule):
     def _may_match(doc) -> bool:
         """Can any check below find something?  Judged from the text alone."""
         body = doc.body_lf
-        low = body.lower()
-        if "omnivore" in low or any(w in body for w in _LINE_WORDS):
+        if _LINE_WORD.search(body):  # also the Omnivore highlight links and headings
             return True
+        low = body.lower()
         if ("content" in low or "highlights" in low) and _TEMPLATE_HEADING_LINE.search(body):
             return True
         first = _NON_BLANK.search(body)
