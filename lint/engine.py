@@ -45,18 +45,22 @@ class RuleTimeout(BaseException):
 
 
 class _TimeLimit:
-    """A one-shot SIGALRM timer around one rule call.
+    """A SIGALRM timer for the rule calls on one document.
 
-    Only in the main thread of a process (signals are delivered there; the CLI and its
-    worker processes run rules in their main thread); elsewhere there is no limit.  A timer
-    that was already running (the caller's own) is put back afterwards.
+    :meth:`start` installs the handler once per document and pauses a timer that was
+    already running (the caller's own); each rule call is armed and disarmed (a
+    ``setitimer`` each, not a handler swap per rule); :meth:`stop` puts the handler and the
+    caller's timer back.  Only in the main thread of a process (signals are delivered there;
+    the CLI and its worker processes run rules in their main thread); elsewhere there is no
+    limit.
     """
 
-    __slots__ = ("seconds", "active", "old_handler", "old_timer", "started")
+    __slots__ = ("seconds", "active", "installed", "old_handler", "old_timer", "started")
 
     def __init__(self, seconds: float | None):
         self.seconds = seconds
         self.active = False
+        self.installed = False
         self.old_handler = None
         self.old_timer = (0.0, 0.0)
         self.started = 0.0
@@ -71,15 +75,25 @@ class _TimeLimit:
                 or threading.current_thread() is not threading.main_thread()):
             return
         self.old_handler = signal.signal(signal.SIGALRM, self._on_alarm)
+        self.installed = True
         self.started = time.monotonic()
-        self.active = True
-        self.old_timer = signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        self.old_timer = signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def arm(self) -> None:
+        if self.installed:
+            self.active = True
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def disarm(self) -> None:
+        if self.installed:
+            self.active = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
     def stop(self) -> None:
-        if self.old_handler is None:
+        if not self.installed:
             return
-        self.active = False
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        self.disarm()
+        self.installed = False
         signal.signal(signal.SIGALRM, self.old_handler)
         self.old_handler = None
         delay, interval = self.old_timer
@@ -149,16 +163,30 @@ def _prefilter(rule: Rule) -> "re.Pattern":
     return pat
 
 
-def _run_rule(rule: Rule, doc: Document, timeout: float | None = None) -> list[Diagnostic]:
-    limit = _TimeLimit(timeout)
-    try:
+def _run_rule(rule: Rule, doc: Document, timeout: float | None = None,
+              limit: _TimeLimit | None = None) -> list[Diagnostic]:
+    """One rule's diagnostics, or an internal-error diagnostic.  ``limit``: the document's
+    started timer (without one, a timer is started for this call alone)."""
+    own = limit is None
+    if own:
+        limit = _TimeLimit(timeout)
         limit.start()
+    try:
+        return _checked(rule, doc, timeout, limit)
+    finally:
+        if own:
+            limit.stop()
+
+
+def _checked(rule: Rule, doc: Document, timeout: float | None, limit: _TimeLimit) -> list[Diagnostic]:
+    try:
+        limit.arm()
         try:
             return [_validate(rule, d, doc) for d in rule.check(doc) or ()]
         finally:
-            limit.stop()
+            limit.disarm()
     except RuleTimeout:
-        limit.stop()
+        limit.disarm()
         return [engine_diagnostic(INTERNAL_ERROR, f"rule {rule.code} ({rule.name}) did not finish within "
                                                   f"{timeout:g} s (`rule-timeout`) and was stopped")]
     except RuleContractError as exc:
@@ -179,33 +207,38 @@ def check_document(doc: Document, rules: list[Rule], *, timeout: float | None = 
     """
     from tidymark import suppress
 
-    out: list[Diagnostic] = []
-    text = doc.text
-    last: list[Rule] = []
-    for rule in rules:
-        if rule.runs_last:
-            last.append(rule)
-            continue
-        if rule.needs_any and _prefilter(rule).search(text) is None:
-            continue
-        out.extend(_run_rule(rule, doc, timeout))
-    fm = doc.front_matter
-    if "tidymark-" in text or (fm is not None and "tidymark" in fm.content):
-        sup = doc.memo("suppressions", lambda: suppress.parse(doc))
-        kept = []
-        for d in out:
-            if d.code in ENGINE_CODES:
-                kept.append(d)
+    limit = _TimeLimit(timeout)
+    limit.start()
+    try:
+        out: list[Diagnostic] = []
+        text = doc.text
+        last: list[Rule] = []
+        for rule in rules:
+            if rule.runs_last:
+                last.append(rule)
                 continue
-            s = sup.suppressor(d.code, d.name, doc.position(d.span.start)[0])
-            if s is None:
-                kept.append(d)
-            else:
-                s.used.add((d.code, d.name))
-        out = kept
-    doc.memo("selected", lambda: tuple((r.code, r.name) for r in rules))
-    for rule in last:
-        out.extend(_run_rule(rule, doc, timeout))
+            if rule.needs_any and _prefilter(rule).search(text) is None:
+                continue
+            out.extend(_run_rule(rule, doc, timeout, limit))
+        fm = doc.front_matter
+        if "tidymark-" in text or (fm is not None and "tidymark" in fm.content):
+            sup = doc.memo("suppressions", lambda: suppress.parse(doc))
+            kept = []
+            for d in out:
+                if d.code in ENGINE_CODES:
+                    kept.append(d)
+                    continue
+                s = sup.suppressor(d.code, d.name, doc.position(d.span.start)[0])
+                if s is None:
+                    kept.append(d)
+                else:
+                    s.used.add((d.code, d.name))
+            out = kept
+        doc.memo("selected", lambda: tuple((r.code, r.name) for r in rules))
+        for rule in last:
+            out.extend(_run_rule(rule, doc, timeout, limit))
+    finally:
+        limit.stop()
     out = [_locate(doc, d) for d in out]
     out.sort(key=Diagnostic.sort_key)
     return out

@@ -26,7 +26,9 @@ _TEMPLATE_HEADING_LINE = re.compile(
     r"^ {0,3}(?:#{1,6}[ \t]+)?(?:full content|content|highlights)[ \t]*:?(?:[ \t]+#+)?[ \t]*$", re.I | re.M)
 _HR_LINE = re.compile(r" {0,3}(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})")
 _NON_BLANK = re.compile(r"\S")
-_LINE_WORD = re.compile(r"(?i:omnivore)|sr-annote|SidebarToggle|原创|转载|翻译")  # one of them in every line pattern
+# one of them in every line pattern: `omnivore` in any case, or one of these as written
+_LINE_WORDS_EXACT = ("sr-annote", "SidebarToggle", "原创", "转载", "翻译")
+_LINE_WORD = re.compile("(?i:omnivore)|" + "|".join(map(re.escape, _LINE_WORDS_EXACT)))
 _HIGHLIGHT_LINK = re.compile(r"[ \t]*\[⤴️?\]\(https?://(?:www\.)?omnivore\.app/me/[^)\s]*\)")
 
 
@@ -96,11 +98,24 @@ class ClipperScaffolding(Rule):
     def _may_match(doc) -> bool:
         """Can any check below find something?  Judged from the text alone."""
         body = doc.body_lf
-        if _LINE_WORD.search(body):  # also the Omnivore highlight links and headings
-            return True
         low = body.lower()
-        if ("content" in low or "highlights" in low) and _TEMPLATE_HEADING_LINE.search(body):
-            return True
+        if len(low) != len(body):  # lower-casing changed offsets: the expressions decide
+            if _LINE_WORD.search(body) or _TEMPLATE_HEADING_LINE.search(body):
+                return True
+        else:
+            # substring searches instead of the case-insensitive expressions (ten times
+            # faster over a long note); the heading expression runs only on lines holding
+            # one of its words
+            if "omnivore" in low or any(w in body for w in _LINE_WORDS_EXACT):
+                return True  # also the Omnivore highlight links and headings
+            for word in ("content", "highlights"):
+                i = low.find(word)
+                while i != -1:
+                    if _TEMPLATE_HEADING_LINE.match(body, body.rfind("\n", 0, i) + 1):
+                        return True
+                    i = body.find("\n", i)
+                    if i != -1:
+                        i = low.find(word, i)
         first = _NON_BLANK.search(body)
         if first is None:
             return False

@@ -75,9 +75,9 @@ class DuplicateArticle(ProjectRule):
                 url = norm_url(m.group(1))
         paras = []
         for chunk in _paragraphs(doc.body_lf):
-            t = _WORDS.sub("", chunk.lower())
+            t = _letters_and_digits(chunk.lower())
             if len(t) >= 40:
-                paras.append(int.from_bytes(hashlib.sha1(t.encode()).digest()[:6], "big"))
+                paras.append(int.from_bytes(hashlib.sha1(t).digest()[:6], "big"))
         # A bottom-k sketch: the SAMPLE smallest paragraph hashes.  The same paragraphs give
         # the same hashes in every note, so shared sketches estimate shared paragraphs while
         # the facts kept per note (and the memory of a whole-folder run) stay bounded.
@@ -129,6 +129,17 @@ class DuplicateArticle(ProjectRule):
             why = sorted({reasons[(key, o)] for o in others})
             yield key, self.at(1, f"Same article as {', '.join(others[:3])}"
                                   f"{f' and {len(others) - 3} more' if len(others) > 3 else ''} ({', '.join(why)})")
+
+
+_NOT_ALNUM_ASCII = bytes(c for c in range(128) if not chr(c).isalnum())
+
+
+def _letters_and_digits(text: str) -> bytes:
+    """The text without what ``[\\W_]`` matches, UTF-8 encoded: for ASCII text a byte
+    deletion (most paragraphs; a regular expression costs ten times as much)."""
+    if text.isascii():
+        return text.encode("ascii").translate(None, _NOT_ALNUM_ASCII)
+    return _WORDS.sub("", text).encode()
 
 
 def _hashes(sketch: str) -> list[str]:

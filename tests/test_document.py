@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import codecs
+import re
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from tidymark.document import Document
 from tidymark.source import DecodeError, LineIndex, Span, decode, detect_newline, encode
@@ -27,6 +29,13 @@ def test_line_index(text, starts, count, lines):
     assert li.starts == starts
     assert li.line_count == count
     assert [li.line_text(i) for i in range(count)] == lines
+
+
+@given(st.text(alphabet="ab \r\n\u2028", max_size=40))
+def test_line_index_starts_follow_every_line_ending(text):
+    # both ways of building the index (only "\n" / "\r\n" endings, and with a lone "\r")
+    expected = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", text)]
+    assert LineIndex(text).starts == expected
 
 
 def test_line_index_positions_round_trip():
@@ -433,7 +442,6 @@ def test_pathological_brackets_stay_linear():
 # -- partial parse (Document.head) ---------------------------------------------------------------
 from pathlib import Path  # noqa: E402
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
 
 _ROOT = Path(__file__).resolve().parent.parent
 _HEAD_LINES = ["# Title", "Title", "=====", "---", "***", "", "", "text line", "- item", "  - nested", "1. one",

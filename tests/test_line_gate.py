@@ -169,3 +169,30 @@ def test_patterns_one_by_one_answer_as_the_compiled_alternation(category, monkey
     compiled = answers(0)
     assert answers(10 ** 9) == compiled
     assert any(f or s for f, s in compiled), category  # the category's lexicon is exercised
+
+
+# -- DM003's text pre-check -------------------------------------------------------------------
+_DM003_LINES = ["Full Content:", "## Highlights", "# full content #", "content", "  CONTENT :", "the content here",
+                "highlights of the week", "#Omnivore", "[[OMNIVORE]]", "sr-annote { all: unset; }", "原创 某人 _2024-01-02_",
+                "<SidebarToggle client:idle >", "plain prose", "", "İstanbul", "***", "- - -", "Content\tx"]
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_dm003_pre_check_agrees_with_its_expressions(seed):
+    # the substring searches (and the lower-casing fallback) say yes exactly when the
+    # expressions they stand for find something in the body
+    import random
+
+    from tidymark.rules import dm003_clipper_scaffolding as dm003
+
+    rnd = random.Random(seed)
+    body = "\n".join(rnd.choice(_DM003_LINES) for _ in range(rnd.randint(1, 6)))
+    doc = Document(f"---\ntitle: t\n---\n{body}\n")
+    words = bool(dm003._LINE_WORD.search(doc.body_lf) or dm003._TEMPLATE_HEADING_LINE.search(doc.body_lf))
+    if words:
+        assert dm003.ClipperScaffolding._may_match(doc)
+    else:
+        lines = [ln for ln in doc.body_lf.split("\n") if ln.strip()]
+        edges = {lines[0], lines[-1]} if lines else set()
+        assert dm003.ClipperScaffolding._may_match(doc) == any(
+            dm003._HR_LINE.fullmatch(ln.rstrip(" \t")) for ln in edges)

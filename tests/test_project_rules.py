@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, strategies as st
 
 from tidymark.cli import main
 
@@ -47,6 +48,31 @@ def test_duplicates_by_url_and_by_body(proj, capsys):
     assert got == [("a/x.md", "same source URL)"), ("a/y.md", "near-identical body)"),
                    ("b/x-copy.md", "same source URL)"), ("b/y-resaved.md", "near-identical body)")]
     assert code == 1
+
+
+def test_body_comparison_ignores_case_punctuation_and_typography(proj, capsys):
+    # one copy plain ASCII, the other with curly quotes, dashes and different case: the
+    # paragraphs compare equal whichever way they are normalised (ASCII or not)
+    plain = "\n\n".join(f"It's paragraph {i} -- of the saved article, with \"enough\" words to count." for i in range(4))
+    fancy = "\n\n".join(f"IT’S Paragraph {i} — of the saved article, with “enough” words to count!" for i in range(4))
+    chinese = "\n\n".join(f"第{i}段：这是一篇保存下来的文章，其中有足够多的文字可以被算作真正的正文内容，并且还有更多的字。"
+                           for i in range(4))
+    (proj / "a.md").write_text(note("https://example.org/a", plain), encoding="utf-8")
+    (proj / "b.md").write_text(note("https://example.org/b", fancy), encoding="utf-8")
+    (proj / "c.md").write_text(note("https://example.org/c", chinese), encoding="utf-8")
+    (proj / "d.md").write_text(note("https://example.org/d", chinese.replace("，", ", ")), encoding="utf-8")
+    (proj / "e.md").write_text(note("https://example.org/e", plain.replace("saved", "printed")), encoding="utf-8")
+    code, items = run_json(capsys, "check", ".", "--select", "DM006", "--no-cache")
+    assert sorted(i["path"] for i in items) == ["a.md", "b.md", "c.md", "d.md"], items
+    assert code == 1
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x3000), max_size=60))
+def test_paragraph_normal_form_is_the_word_expression(text):
+    from tidymark.rules.dm006_duplicate_article import _WORDS, _letters_and_digits
+
+    low = text.lower()
+    assert _letters_and_digits(low) == _WORDS.sub("", low).encode()
 
 
 def test_same_site_different_articles_are_not_duplicates(proj, capsys):

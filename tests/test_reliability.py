@@ -459,6 +459,43 @@ def test_the_time_limit_puts_back_a_running_timer():
         signal.signal(signal.SIGALRM, old)
 
 
+def test_each_rule_of_a_document_gets_the_whole_time_limit():
+    # one handler per document, one timer per rule: a rule after a stopped one, and a rule
+    # after quick ones, still gets the whole limit; the caller's timer is put back after
+    from tidymark.document import Document
+    from tidymark.engine import check_document
+
+    def rule(code, seconds):
+        class Sleeper(Rule):
+            __doc__ = "Sleeps.\n\n" + DOC
+            name = f"sleeps-{code.lower()}"
+            summary = "sleeps"
+
+            def check(self, doc):
+                end = time.monotonic() + seconds
+                while time.monotonic() < end:
+                    pass
+                return [self.diagnostic(Span(0, 1), "done")]
+        Sleeper.code = code
+        return Sleeper()
+
+    fired = []
+    old = signal.signal(signal.SIGALRM, lambda *a: fired.append(1))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 5)
+        rules = [rule("ZZ931", 0.25), rule("ZZ932", 5), rule("ZZ933", 0.25), rule("ZZ934", 0.25)]
+        got = check_document(Document("x\n"), rules, timeout=0.4)
+        assert [(d.code, d.message[:4]) for d in got] == [
+            ("TM002", "rule"), ("ZZ931", "done"), ("ZZ933", "done"), ("ZZ934", "done")], got
+        assert "ZZ932" in got[0].message
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 3 < left <= 5 and fired == []
+        assert signal.getsignal(signal.SIGALRM) is not None and fired == []
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 def test_no_time_limit_outside_the_main_thread():
     import threading
 
