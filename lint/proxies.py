@@ -465,6 +465,12 @@ class SchemeTable(tuple):
         # A needle that contains another needle adds nothing to a substring test.
         ordered = sorted(needles, key=len)
         self._needles = tuple(n for i, n in enumerate(ordered) if not any(m in n for m in ordered[:i]))
+        # Needles grouped under a substring they share ("&" for the escaped forms, the last
+        # two labels of a host name): a note without the key skips the whole group.
+        groups: dict[str, list[str]] = {}
+        for n in self._needles:
+            groups.setdefault(_needle_key(n), []).append(n)
+        self._needle_groups = tuple((k, tuple(ns)) for k, ns in groups.items())
 
     def by_id(self, scheme_id: str) -> Scheme:
         for scheme in self:
@@ -495,6 +501,20 @@ class SchemeTable(tuple):
     @property
     def needles(self) -> tuple[str, ...]:
         return self._needles
+
+    @property
+    def needle_groups(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The needles as (key, needles holding the key) pairs."""
+        return self._needle_groups
+
+
+def _needle_key(needle: str) -> str:
+    """A substring of ``needle`` that several needles share."""
+    if "&" in needle:
+        return "&"
+    if "/" in needle or needle.strip(".").count(".") < 2:
+        return needle
+    return ".".join(needle.strip(".").split(".")[-2:])
 
 
 def _escaped_variants(marker: str) -> set[str]:
@@ -842,6 +862,5 @@ def prefilter_needles(schemes: Iterable[Scheme] | None = None) -> tuple[str, ...
 
 def looks_proxied(text: str, schemes: Iterable[Scheme] | None = None) -> bool:
     """Cheap test of a whole document: False means no URL in it matches any scheme."""
-    needles = _as_table(schemes).needles
     low = text.lower()
-    return any(needle in low for needle in needles)
+    return any(key in low and any(n in low for n in needles) for key, needles in _as_table(schemes).needle_groups)

@@ -69,7 +69,7 @@ class DuplicateArticle(ProjectRule):
                 if str(k).lower() in SOURCE_URL_KEYS and isinstance(v, str) and v.startswith(("http://", "https://")):
                     url = norm_url(v)
                     break
-        if url is None:
+        if url is None and "Original](" in doc.text:
             m = _READ_ORIGINAL.search(doc.text, doc.body_start)
             if m:
                 url = norm_url(m.group(1))

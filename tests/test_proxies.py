@@ -397,6 +397,23 @@ def test_looks_proxied():
     assert all(n == n.lower() for n in prefilter_needles())
 
 
+def test_grouped_needles_answer_as_every_needle_alone():
+    # each group's key is in each of its needles, and every needle is in a group: the
+    # grouped test says yes exactly when one needle is in the text
+    from tidymark.proxies import load_schemes
+
+    table = load_schemes()
+    grouped = [n for _, ns in table.needle_groups for n in ns]
+    assert sorted(grouped) == sorted(table.needles)
+    assert all(key in n for key, ns in table.needle_groups for n in ns)
+    shared = [k for k, ns in table.needle_groups if len(ns) > 1]  # keys that are not needles themselves
+    assert len(shared) >= 3
+    for n in table.needles:
+        assert looks_proxied(f"x {n.upper()} y")
+        assert looks_proxied(f"x {n[:-1]} y") == any(m in f"x {n[:-1]} y" for m in table.needles)
+    assert not looks_proxied(" ".join(shared).replace("&", "&amp;") + " plain")
+
+
 # ---------------------------------------------------------------------------------------
 # User-added schemes
 # ---------------------------------------------------------------------------------------
