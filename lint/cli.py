@@ -564,11 +564,11 @@ def _printable(name: str) -> str:
 
 def _journal_dir(args, mode: str, cache_dir: Path | None) -> tuple[Path | None, str | None]:
     """The journal folder of a fix run (None: no journal), or an error message."""
+    if mode != "fix":
+        return None, None
     from tidymark import journal
     from tidymark.cache import CACHE_DIR_NAME
 
-    if mode != "fix":
-        return None, None
     backup = getattr(args, "backup", None)
     if getattr(args, "no_backup", False):
         if backup is not None:

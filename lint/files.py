@@ -61,13 +61,13 @@ class Walker:
             self._exclude[key] = (_spec(patterns) if patterns else None, settings.root.resolve())
         return self._exclude[key]
 
-    def _excluded(self, path: Path, settings: Settings, is_dir: bool, real_parent: Path | None = None) -> bool:
+    def _excluded(self, path: Path, settings: Settings, is_dir: bool) -> bool:
+        """Is ``path`` (a symlink: matched by where it leads) excluded by the settings?"""
         spec, root = self._exclude_spec(settings)
         if spec is None:
             return False
-        real = (real_parent / path.name) if real_parent is not None and not path.is_symlink() else path.resolve()
         try:
-            rel = real.relative_to(root).as_posix()
+            rel = path.resolve().relative_to(root).as_posix()
         except ValueError:
             rel = path.as_posix()
         return spec.match_file(rel + ("/" if is_dir else ""))
@@ -91,16 +91,6 @@ class Walker:
             self._chains[key] = chain
         return chain
 
-    def _ignored_by_git(self, path: Path, is_dir: bool, top: Path) -> bool:
-        # every .gitignore from the repository root (or the walk root) down to the parent
-        for d, spec in self._gitignore_chain(path.parent, top):
-            rel = path.relative_to(d).as_posix() + ("/" if is_dir else "")
-            # as in git, the nearest .gitignore that has a say wins (`!pattern` re-includes)
-            verdict = spec.check_file(rel).include
-            if verdict is not None:
-                return verdict
-        return False
-
     def walk(self, paths: list[Path]) -> Iterator[tuple[Path, str | None]]:
         """Yield (path, problem) pairs: problem is a message for a path that cannot be walked."""
         seen: set[Path] = set()
@@ -120,30 +110,44 @@ class Walker:
         yield from out
 
     def _walk_dir(self, top: Path, seen: set[Path]) -> list[tuple[Path, str | None]]:
+        """The Markdown files under ``top``, with a problem for each folder that cannot be
+        read.  One ``scandir`` per folder: whether an entry is a symlink comes with it, and
+        the exclude and .gitignore matching uses each folder's relative paths computed once
+        (a walk of thousands of notes makes no system call and no path arithmetic per file
+        beyond the name)."""
         found: list[tuple[Path, str | None]] = []
         real_top = top.resolve()
-        for dirpath, dirnames, filenames in os.walk(top, followlinks=False, onerror=None):
-            d = Path(dirpath)
-            real_d = d.resolve()
+        pending = [(top, real_top)]
+        while pending:
+            d, real_d = pending.pop()
+            try:
+                with os.scandir(d) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+            except OSError as exc:
+                found.append((d, f"cannot read folder: {exc.strerror or exc}"))
+                continue
             settings = self.settings_for(d)
-            keep = []
-            for name in sorted(dirnames):
-                sub = d / name
-                if name in DEFAULT_EXCLUDE or name.startswith("."):
+            excluded = self._excluder(d, real_d, settings)
+            ignored = self._git_matcher(d, top) if settings.respect_gitignore else None
+            subdirs = []
+            for entry in entries:
+                name = entry.name
+                link = entry.is_symlink()
+                try:
+                    is_dir = not link and entry.is_dir()
+                except OSError:
+                    is_dir = False
+                if is_dir:
+                    if name in DEFAULT_EXCLUDE or name.startswith("."):
+                        continue
+                    if excluded(name, True) or (ignored is not None and ignored(name, True)):
+                        continue
+                    subdirs.append((d / name, real_d / name))
                     continue
-                if sub.is_symlink():
-                    continue
-                if self._excluded(sub, settings, True, real_d):
-                    continue
-                if settings.respect_gitignore and self._ignored_by_git(sub, True, top):
-                    continue
-                keep.append(name)
-            dirnames[:] = keep
-            for name in sorted(filenames):
-                if not name.lower().endswith(MARKDOWN_SUFFIXES):
+                if not name.lower().endswith(MARKDOWN_SUFFIXES) or (link and self._is_dir_link(entry)):
                     continue
                 f = d / name
-                if f.is_symlink():
+                if link:
                     try:
                         target = f.resolve(strict=True)
                     except RuntimeError:
@@ -155,13 +159,60 @@ class Walker:
                         continue
                     if real_top not in target.parents:
                         continue
-                if self._excluded(f, settings, False, real_d):
+                    if self._excluded(f, settings, False):
+                        continue
+                elif excluded(name, False):
                     continue
-                if settings.respect_gitignore and self._ignored_by_git(f, False, top):
+                if ignored is not None and ignored(name, False):
                     continue
-                key = f.resolve() if f.is_symlink() else real_d / name
+                key = f.resolve() if link else real_d / name
                 if key in seen:
                     continue
                 seen.add(key)
                 found.append((f, None))
+            pending.extend(reversed(subdirs))
         return found
+
+    @staticmethod
+    def _is_dir_link(entry: os.DirEntry) -> bool:
+        """A symlink to a folder named like a note (not followed, as folder links are not)."""
+        try:
+            return entry.is_dir()
+        except OSError:
+            return False
+
+    def _excluder(self, d: Path, real_d: Path, settings: Settings) -> Callable[[str, bool], bool]:
+        """``excluded(name, is_dir)`` for the entries of folder ``d`` (not symlinks)."""
+        spec, root = self._exclude_spec(settings)
+        if spec is None:
+            return _never
+        try:
+            rel = real_d.relative_to(root).as_posix()
+            prefix = "" if rel == "." else rel + "/"
+        except ValueError:
+            prefix = (d / "x").as_posix()[:-1]
+        return lambda name, is_dir: spec.match_file(prefix + name + ("/" if is_dir else ""))
+
+    def _git_matcher(self, d: Path, top: Path) -> Callable[[str, bool], bool]:
+        """``ignored(name, is_dir)`` for the entries of folder ``d``: every .gitignore from the
+        repository root (or the walk root) down to ``d``, the nearest with a say winning."""
+        chain = []
+        for gd, spec in self._gitignore_chain(d, top):
+            rel = d.relative_to(gd).as_posix()
+            chain.append(("" if rel == "." else rel + "/", spec))
+        if not chain:
+            return _never
+
+        def ignored(name: str, is_dir: bool) -> bool:
+            tail = name + ("/" if is_dir else "")
+            for prefix, spec in chain:
+                # as in git, the nearest .gitignore that has a say wins (`!pattern` re-includes)
+                verdict = spec.check_file(prefix + tail).include
+                if verdict is not None:
+                    return verdict
+            return False
+        return ignored
+
+
+def _never(name: str, is_dir: bool) -> bool:
+    return False

@@ -587,6 +587,30 @@ def test_nested_gitignore_and_negation(proj, capsys):
     assert sorted(i["path"] for i in items) == ["docs/local.md", "docs/page.md", "drop.md", "keep.md"]
 
 
+def test_a_folder_that_cannot_be_read_is_reported_and_the_walk_goes_on(proj, capsys, monkeypatch):
+    import os
+
+    write(proj / "a.md", BAD)
+    write(proj / "locked" / "secret.md", BAD)
+    write(proj / "open" / "b.md", BAD)
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    code, items = run_json(capsys, "check", ".")
+    assert code == 1  # like an unreadable file: a problem found, not a failed run
+    by_path = {}
+    for i in items:
+        by_path.setdefault(i["path"], []).append(i)
+    assert sorted(by_path) == ["a.md", "locked", "open/b.md"]
+    [problem] = by_path["locked"]
+    assert problem["code"] == "TM001" and "cannot read folder: Permission denied" in problem["message"]
+
+
 def test_explicit_paths_are_always_checked(proj, capsys):
     (proj / ".gitignore").write_text("ignored.md\n", encoding="utf-8")
     (proj / ".tidymark.yaml").write_text("exclude: ['excluded.md', 'old/']\n", encoding="utf-8")
