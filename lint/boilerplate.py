@@ -567,18 +567,138 @@ _GATE_DELETE = "*_~=\\[]"
 _GATE_DELETE_WIDE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 
 
+_FENCE_LINE = re.compile(r"( {0,3})(`{3,}|~{3,})([^\r\n]*)")
+_RAW_HTML_OPENERS = ("<!--", "<?", "<![cdata[", "<!", "<pre", "<script", "<style", "<textarea")
+_RAW_HTML_END = {"<!--": "-->", "<?": "?>", "<![cdata[": "]]>", "<!": ">"}
+_NOT_LINE_BREAK = re.compile(r"[^\r\n]+")
+
+
+@lru_cache(maxsize=64)
+def _fence_closer(char: str, length: int) -> re.Pattern:
+    return re.compile(rf" {{0,3}}{re.escape(char) * length}+[ \t]*\r?$", re.M)
+
+
+def _closing_fence(text: str, pos: int, marker: str) -> int:
+    """The end of the line that closes a fence opened with ``marker`` (searched from
+    ``pos``), or the end of the text."""
+    closer = _fence_closer(marker[0], len(marker))
+    i = text.find(marker, pos)
+    while i != -1:
+        ls = _at_line_start(text, i)
+        if ls != -1:
+            m = closer.match(text, ls)
+            if m is not None:
+                return m.end()
+        i = text.find(marker, i + len(marker))
+    return len(text)
+
+
+def _at_line_start(text: str, i: int) -> int:
+    """Where the line holding offset ``i`` starts, or -1 when more than three spaces or
+    anything else stands before ``i`` on it."""
+    ls = text.rfind("\n", 0, i) + 1
+    return ls if i - ls <= 3 and text.startswith(" " * (i - ls), ls) else -1
+
+
+def _raw_html_open_at(text: str, low: str, pos: int, at: int) -> bool:
+    """Can an HTML block that runs across blank lines (<pre>, <script>, <style>, <textarea>,
+    a comment, <?…?>, <!…>, CDATA) opened on a line between ``pos`` and ``at`` still be
+    open at ``at``?  (Such a line may be no block at all, inside code: only ever used to
+    hold back.)"""
+    i = text.find("<", pos, at)
+    while i != -1:
+        if _at_line_start(text, i) != -1:
+            for opener in _RAW_HTML_OPENERS:
+                if low.startswith(opener, i):
+                    nxt = low[i + len(opener):i + len(opener) + 1]
+                    if opener == "<!" and not nxt.isalpha():
+                        continue
+                    if opener[1] not in "!?" and nxt not in ("", " ", "\t", "\r", "\n", ">"):
+                        continue
+                    end = low.find(_RAW_HTML_END.get(opener, f"</{opener[1:]}>"), i + len(opener))
+                    if end == -1 or end >= at or "\n" not in text[end:at]:
+                        return True
+                    break
+        i = text.find("<", i + 1, at)
+    return False
+
+
+def _fence_lines(text: str, start: int) -> list[int]:
+    """Starts of the lines from ``start`` on that begin (after at most three spaces) with
+    ``` or ~~~, in order."""
+    found = []
+    for marker in ("```", "~~~"):
+        i = text.find(marker, start)
+        while i != -1:
+            ls = _at_line_start(text, i)
+            if ls != -1:
+                found.append(ls)
+            nl = text.find("\n", i)
+            if nl == -1:
+                break
+            i = text.find(marker, nl + 1)
+    found.sort()
+    return found
+
+
+def fenced_code_blanked(doc) -> str:
+    """The document with the lines of its top-level fenced code blocks emptied (line breaks
+    kept), as far as the text alone tells for certain: a fence that opens at the start of a
+    line after a blank line (or as the body's first line), outside any HTML block that runs
+    across blank lines, up to its closing fence.  At the first fence line the text alone
+    cannot settle (indented, right after text, inside raw HTML) nothing further is emptied,
+    since what follows may or may not be code.  No rule of the gate's finds anything in
+    code, so its words there only cost a Markdown parse to rule out."""
+    text = doc.text
+    fm = doc.front_matter
+    if fm is not None and not fm.closed:
+        return text
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        return text  # a lone CR ends a line too: leave such notes alone
+    start = doc.body_start
+    fences = _fence_lines(text, start)
+    if not fences:
+        return text
+    low = text.lower() if "<" in text else None
+    parts: list[str] = []
+    last, pos = 0, start
+    for ls in fences:
+        if ls < pos:
+            continue  # inside a fence already emptied
+        m = _FENCE_LINE.match(text, ls)
+        indent, marker, info = m.groups()
+        a = m.start()
+        if marker[0] == "`" and "`" in info:
+            pos = m.end()  # not a fence line at all
+            continue
+        before = text[text.rfind("\n", 0, a - 1) + 1:a] if a > start else ""
+        # (an HTML block opened before the last emptied fence would have stopped it)
+        if indent or before.strip() or (low is not None and _raw_html_open_at(text, low, pos, a)):
+            break  # the text alone cannot tell where code is from here on
+        b = _closing_fence(text, m.end(), marker)
+        parts.append(text[last:a])
+        parts.append(_NOT_LINE_BREAK.sub("", text[a:b]))
+        last = pos = b
+    if not parts:
+        return text
+    parts.append(text[last:])
+    return "".join(parts)
+
+
 def gate_text(doc) -> tuple[str, frozenset[int]]:
     """The document as :class:`LineGate` searches it (same line breaks), and the lines that
     always pass (HTML entities that could not be decoded in place)."""
     def compute():
         text = doc.text
+        if "```" in text or "~~~" in text:
+            text = fenced_code_blanked(doc)
         always: frozenset[int] = frozenset()
         if "&" in text:
             decoded = html.unescape(text)
             if decoded.count("\n") == text.count("\n") and decoded.count("\r") == text.count("\r"):
                 text = decoded
             else:  # an entity encodes a line break: keep such lines whole
-                always = frozenset(doc.lines.line_of(m.start()) for m in re.finditer("&", text))
+                always = frozenset(doc.lines.line_of(m.start()) for m in re.finditer("&", doc.text))
         # markup first, as normalize() does, then case and compatibility forms
         if "](" in text:
             text = _GATE_IMAGE.sub(" ", text)

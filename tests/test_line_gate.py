@@ -10,6 +10,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from tidymark import boilerplate as bp
 from tidymark.document import Document
@@ -196,3 +197,55 @@ def test_dm003_pre_check_agrees_with_its_expressions(seed):
         edges = {lines[0], lines[-1]} if lines else set()
         assert dm003.ClipperScaffolding._may_match(doc) == any(
             dm003._HR_LINE.fullmatch(ln.rstrip(" \t")) for ln in edges)
+
+
+# -- fenced code left out of the gate text ------------------------------------------------------
+_FENCE_POOL = ["```", "```sh", "~~~", "~~~~", "````", "  ```", "   ~~~", "    ```", "``` x`y", "> ```", "- ```",
+               "1. ```", "  code", "end {", "Read more", "", "", "", "text", "<!--", "-->", "<pre>", "</pre>",
+               "<div>", "</div>", "<?php", "?>", "<!DOCTYPE html>", "- item", "> quote", "    indented", "\t```",
+               "``` ", "~~~ ~", "***", "Title", "===", "| a | b |", "|---|---|"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_FENCE_POOL), max_size=14), st.booleans(), st.booleans())
+def test_only_lines_of_fenced_code_are_left_out(lines, front_matter, crlf):
+    # whatever the structure, every line emptied is inside a fenced code block of
+    # markdown-it's own parse, and the line breaks are those of the document
+    nl = "\r\n" if crlf else "\n"
+    text = nl.join(lines) + nl
+    if front_matter:
+        text = f"---{nl}title: t{nl}---{nl}" + text
+    doc = Document(text)
+    blanked = bp.fenced_code_blanked(doc)
+    assert re.sub(r"[^\r\n]", "", blanked) == re.sub(r"[^\r\n]", "", text)
+    fence_lines = {i for t in doc.tokens if t.type == "fence" and t.map for i in range(*t.map)}
+    before = doc.text.split("\n")
+    after = blanked.split("\n")
+    emptied = {i for i, (a, b) in enumerate(zip(before, after)) if a != b}
+    assert all(not after[i].strip("\r") for i in emptied)
+    assert emptied <= fence_lines, (text, sorted(emptied - fence_lines))
+
+
+@pytest.mark.parametrize("text", [
+    "- item\n\n  ```\n  code\n\nprose after the list\n\n```\n",       # a list item's fence ends with the item
+    "> ```\n> code\n\nprose\n\n```\n",                                 # a quote's fence ends with the quote
+    "<div>\n\n<pre>\n\n```\n\nprose\n\n</pre>\n\n```\n",              # raw HTML runs across blank lines
+    "Intro\n```\ncode\n```\n\nprose\n\n```\n",                         # a fence right after text
+])
+def test_fence_lines_the_text_cannot_settle_stop_the_emptying(text):
+    doc = Document(text)
+    fence_lines = {i for t in doc.tokens if t.type == "fence" and t.map for i in range(*t.map)}
+    after = bp.fenced_code_blanked(doc).split("\n")
+    emptied = {i for i, (a, b) in enumerate(zip(text.split("\n"), after)) if a != b}
+    assert emptied <= fence_lines
+    assert "prose" in "".join(after)
+
+
+def test_fenced_code_words_do_not_reach_the_gate():
+    text = "---\ntitle: t\n---\n\nIntro.\n\n```powershell\nend {\n}\n```\n\nEnd\n"
+    doc = Document(text)
+    gate = bp.gate_text(doc)[0].split("\n")
+    assert gate[7] == "" and gate[11] == "end"
+    # after a fence line the text alone cannot settle, nothing is left out any more
+    doc = Document("Intro.\n```\nend {\n```\n\n```\nend {\n```\n")
+    assert bp.fenced_code_blanked(doc) == doc.text
