@@ -641,30 +641,32 @@ def _fence_lines(text: str, start: int) -> list[int]:
     return found
 
 
-def fenced_code_blanked(doc) -> str:
-    """The document with the lines of its top-level fenced code blocks emptied (line breaks
-    kept), as far as the text alone tells for certain: a fence that opens at the start of a
-    line after a blank line (or as the body's first line), outside any HTML block that runs
-    across blank lines, up to its closing fence.  At the first fence line the text alone
-    cannot settle (indented, right after text, inside raw HTML) nothing further is emptied,
-    since what follows may or may not be code.  No rule of the gate's finds anything in
-    code, so its words there only cost a Markdown parse to rule out."""
+def fenced_code_spans(doc) -> tuple[Span, ...]:
+    """Spans (whole lines) of the top-level fenced code blocks of the body, as far as the
+    text alone tells for certain: a fence that opens at the start of a line after a blank
+    line (or as the body's first line), outside any HTML block that runs across blank
+    lines, up to its closing fence.  At the first fence line the text alone cannot settle
+    (indented, right after text, inside raw HTML) the list ends, since what follows may or
+    may not be code.  Rules use it to rule out lines without a Markdown parse."""
+    return doc.memo("fenced_code_spans", lambda: _fenced_code_spans(doc))
+
+
+def _fenced_code_spans(doc) -> tuple[Span, ...]:
     text = doc.text
+    if "```" not in text and "~~~" not in text:
+        return ()
     fm = doc.front_matter
     if fm is not None and not fm.closed:
-        return text
+        return ()
     if "\r" in text and text.count("\r") != text.count("\r\n"):
-        return text  # a lone CR ends a line too: leave such notes alone
+        return ()  # a lone CR ends a line too: leave such notes alone
     start = doc.body_start
-    fences = _fence_lines(text, start)
-    if not fences:
-        return text
     low = text.lower() if "<" in text else None
-    parts: list[str] = []
-    last, pos = 0, start
-    for ls in fences:
+    out: list[Span] = []
+    pos = start
+    for ls in _fence_lines(text, start):
         if ls < pos:
-            continue  # inside a fence already emptied
+            continue  # inside a fence already found
         m = _FENCE_LINE.match(text, ls)
         indent, marker, info = m.groups()
         a = m.start()
@@ -672,15 +674,39 @@ def fenced_code_blanked(doc) -> str:
             pos = m.end()  # not a fence line at all
             continue
         before = text[text.rfind("\n", 0, a - 1) + 1:a] if a > start else ""
-        # (an HTML block opened before the last emptied fence would have stopped it)
+        # (an HTML block opened before the last fence found would have ended the list there)
         if indent or before.strip() or (low is not None and _raw_html_open_at(text, low, pos, a)):
             break  # the text alone cannot tell where code is from here on
-        b = _closing_fence(text, m.end(), marker)
-        parts.append(text[last:a])
-        parts.append(_NOT_LINE_BREAK.sub("", text[a:b]))
-        last = pos = b
-    if not parts:
+        pos = _closing_fence(text, m.end(), marker)
+        if text.startswith("\n", pos):
+            pos += 1
+        out.append(Span(a, pos))
+    return tuple(out)
+
+
+def in_fenced_code(doc, offset: int) -> bool:
+    """Is ``offset`` inside one of :func:`fenced_code_spans`?"""
+    spans = fenced_code_spans(doc)
+    if not spans:
+        return False
+    i = bisect.bisect_right(doc.memo("fenced_code_starts", lambda: [sp.start for sp in spans]), offset) - 1
+    return i >= 0 and offset < spans[i].end
+
+
+def fenced_code_blanked(doc) -> str:
+    """The document with the lines of :func:`fenced_code_spans` emptied (line breaks kept).
+    No rule of the line gate finds anything in code, so its words there would only cost a
+    Markdown parse to rule out."""
+    text = doc.text
+    spans = fenced_code_spans(doc)
+    if not spans:
         return text
+    parts: list[str] = []
+    last = 0
+    for sp in spans:
+        parts.append(text[last:sp.start])
+        parts.append(_NOT_LINE_BREAK.sub("", text[sp.start:sp.end]))
+        last = sp.end
     parts.append(text[last:])
     return "".join(parts)
 

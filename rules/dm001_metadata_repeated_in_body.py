@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
+from tidymark.boilerplate import in_fenced_code
 from tidymark.clipper import LABELS, body_value_forms, norm, value_forms
 from tidymark.diagnostics import Fix, FixKind
 from tidymark.edits import remove_lines
@@ -109,6 +110,8 @@ class MetadataRepeatedInBody(Rule):
         #    and need no Markdown parse and no positions in the YAML for this rule)
         named: list[tuple[int, list, str]] = []
         for line0 in _label_lines(doc, wanted):
+            if in_fenced_code(doc, lines.line_start(line0)):
+                continue  # a code block's line: never reported (known without a parse)
             raw = lines.line_text(line0).strip()
             if not raw or len(raw) > 600:
                 continue

@@ -66,6 +66,9 @@ class TitleRepeatedAsHeading(Rule):
             return
         if not _title_words_in_body(title, doc):
             return  # no heading can repeat it: no need to parse
+        first = _leading_atx_heading(doc)
+        if first is not None and not same_title(title, first):
+            return  # the body opens with a heading, and not with the title
         # the first heading is near the top: parse only the head of the body when that settles it
         for lines in (12, 96, None):
             if lines is None:
@@ -124,6 +127,40 @@ def _title_words_in_body(title: str, doc) -> bool:
         return all(w in low for w in missing)
     normed = norm(body)
     return all(w in normed for w in missing)
+
+
+_ATX_OPEN = re.compile(r"#{1,6}(?=[ \t]|$)")
+
+
+def _leading_atx_heading(doc) -> str | None:
+    """The inline content of the body's first block when that block is an ATX heading at
+    the start of its line (as markdown-it reads it: closing ``#`` run and spaces cut), found
+    from the text alone; None when the body does not open that way."""
+    text = doc.text
+    pos = doc.body_start
+    n = len(text)
+    while pos < n:
+        end = text.find("\n", pos)
+        if end == -1:
+            end = n
+        line = text[pos:end].rstrip("\r")
+        if line.strip(" \t"):
+            break
+        pos = end + 1
+    else:
+        return None
+    m = _ATX_OPEN.match(line)
+    if m is None or "\r" in line or "\0" in line:
+        return None
+    start, stop = m.end(), len(line)
+    while stop > start and line[stop - 1] in " \t":
+        stop -= 1
+    cut = stop
+    while cut > start and line[cut - 1] == "#":
+        cut -= 1
+    if cut > start and line[cut - 1] in " \t":
+        stop = cut
+    return line[start:stop].strip()
 
 
 def _scaffolding_like(text: str) -> bool:

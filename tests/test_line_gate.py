@@ -249,3 +249,30 @@ def test_fenced_code_words_do_not_reach_the_gate():
     # after a fence line the text alone cannot settle, nothing is left out any more
     doc = Document("Intro.\n```\nend {\n```\n\n```\nend {\n```\n")
     assert bp.fenced_code_blanked(doc) == doc.text
+
+
+# -- DM002's look at the body's first line --------------------------------------------------------
+_HEADING_POOL = ["# Title", "## Title ##", "#\tTitle", "####### Title", "#Title", "# Title #b", "# Title \\#",
+                 "  # Title", "# Title ###   ", "#", "# #", "#  ", "# a # # #", "###### x ######", "Text",
+                 "# **Bold** [link](u)", "", "   ", "> # quoted", "- # item", "#\u00a0Title", "# Title\u00a0#",
+                 "# 标题 ##", "Setext", "===", "\t# tab"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_HEADING_POOL), min_size=1, max_size=4), st.booleans(), st.booleans())
+def test_dm002_first_line_heading_is_markdown_its_first_block(lines, front_matter, crlf):
+    # when the text says the body opens with an ATX heading, markdown-it's first block is
+    # that heading with exactly that inline content
+    from tidymark.rules.dm002_title_repeated_as_heading import _leading_atx_heading
+
+    nl = "\r\n" if crlf else "\n"
+    text = nl.join(lines) + nl
+    if front_matter:
+        text = f"---{nl}title: Title{nl}---{nl}" + text
+    doc = Document(text)
+    got = _leading_atx_heading(doc)
+    if got is None:
+        return
+    block = doc.blocks[0]
+    assert block.kind == "heading" and block.markup.startswith("#")
+    assert doc.inline_content(block) == got
