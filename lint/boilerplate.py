@@ -573,21 +573,19 @@ _RAW_HTML_END = {"<!--": "-->", "<?": "?>", "<![cdata[": "]]>", "<!": ">"}
 _NOT_LINE_BREAK = re.compile(r"[^\r\n]+")
 
 
-@lru_cache(maxsize=64)
-def _fence_closer(char: str, length: int) -> re.Pattern:
-    return re.compile(rf" {{0,3}}{re.escape(char) * length}+[ \t]*\r?$", re.M)
+_FENCE_CLOSER = {c: re.compile(rf" {{0,3}}({re.escape(c)}+)[ \t]*\r?$", re.M) for c in "`~"}
 
 
 def _closing_fence(text: str, pos: int, marker: str) -> int:
     """The end of the line that closes a fence opened with ``marker`` (searched from
     ``pos``), or the end of the text."""
-    closer = _fence_closer(marker[0], len(marker))
+    closer = _FENCE_CLOSER[marker[0]]
     i = text.find(marker, pos)
     while i != -1:
         ls = _at_line_start(text, i)
         if ls != -1:
             m = closer.match(text, ls)
-            if m is not None:
+            if m is not None and len(m.group(1)) >= len(marker):
                 return m.end()
         i = text.find(marker, i + len(marker))
     return len(text)
@@ -605,6 +603,7 @@ def _raw_html_open_at(text: str, low: str, pos: int, at: int) -> bool:
     a comment, <?…?>, <!…>, CDATA) opened on a line between ``pos`` and ``at`` still be
     open at ``at``?  (Such a line may be no block at all, inside code: only ever used to
     hold back.)"""
+    ends: dict[str, int] = {}  # the end marker found for an earlier opener of the same kind
     i = text.find("<", pos, at)
     while i != -1:
         if _at_line_start(text, i) != -1:
@@ -615,8 +614,11 @@ def _raw_html_open_at(text: str, low: str, pos: int, at: int) -> bool:
                         continue
                     if opener[1] not in "!?" and nxt not in ("", " ", "\t", "\r", "\n", ">"):
                         continue
-                    end = low.find(_RAW_HTML_END.get(opener, f"</{opener[1:]}>"), i + len(opener))
-                    if end == -1 or end >= at or "\n" not in text[end:at]:
+                    end = ends.get(opener, -1)
+                    if end < i + len(opener):  # (no end marker lies between: the same end)
+                        end = ends[opener] = low.find(_RAW_HTML_END.get(opener, f"</{opener[1:]}>"),
+                                                      i + len(opener))
+                    if end == -1 or end >= at:
                         return True
                     break
         i = text.find("<", i + 1, at)

@@ -276,3 +276,20 @@ def test_dm002_first_line_heading_is_markdown_its_first_block(lines, front_matte
     block = doc.blocks[0]
     assert block.kind == "heading" and block.markup.startswith("#")
     assert doc.inline_content(block) == got
+
+
+def test_fence_search_builds_nothing_from_the_document(monkeypatch):
+    # a fence of 100,000 backticks: the closing fence is looked for with fixed expressions
+    # (an expression spelled from the fence itself took seconds and hundreds of MiB)
+    real = re.compile
+    built = []
+
+    def spy(pattern, flags=0):
+        built.append(pattern)
+        return real(pattern, flags)
+
+    monkeypatch.setattr(re, "compile", spy)
+    fence = "`" * 100_000
+    doc = Document(f"Intro\n\n{fence}\ncode\n{fence}`\n\ntext\n")
+    assert bp.fenced_code_spans(doc) == (bp.Span(7, len(doc.text) - 6),)
+    assert all(len(p) < 200 for p in built if isinstance(p, str))
