@@ -664,6 +664,8 @@ def _fenced_code_spans(doc) -> tuple[Span, ...]:
         return ()  # a lone CR ends a line too: leave such notes alone
     start = doc.body_start
     low = text.lower() if "<" in text else None
+    if low is not None and len(low) != len(text):
+        return ()  # lower-casing moved offsets: raw HTML cannot be told apart from here
     out: list[Span] = []
     pos = start
     for ls in _fence_lines(text, start):

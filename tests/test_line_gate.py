@@ -231,6 +231,7 @@ def test_only_lines_of_fenced_code_are_left_out(lines, front_matter, crlf):
     "> ```\n> code\n\nprose\n\n```\n",                                 # a quote's fence ends with the quote
     "<div>\n\n<pre>\n\n```\n\nprose\n\n</pre>\n\n```\n",              # raw HTML runs across blank lines
     "Intro\n```\ncode\n```\n\nprose\n\n```\n",                         # a fence right after text
+    "İİ\n\n<pre>\n\n```\n\nprose\n\n</pre>\n\n```\n",                # lower-casing moves offsets
 ])
 def test_fence_lines_the_text_cannot_settle_stop_the_emptying(text):
     doc = Document(text)
