@@ -778,7 +778,11 @@ def test_ctrl_c_during_fix_leaves_every_file_old_or_new(tmp_path, jobs, group):
     files = _large_folder(tmp_path, 300)
     fixed = {k: v.replace(b"title: |\n  Note", b"title: Note") for k, v in files.items()}
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
-    proc = subprocess.Popen([sys.executable, "-m", "tidymark", "fix", "--no-cache", "-j", jobs, "."],
+    # Ctrl-C as from a terminal even when the tests run as a background job (which starts
+    # with SIGINT ignored, and a child would inherit that)
+    main = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "sys.argv[0] = 'tidymark'; runpy.run_module('tidymark', run_name='__main__', alter_sys=True)")
+    proc = subprocess.Popen([sys.executable, "-c", main, "fix", "--no-cache", "-j", jobs, "."],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             start_new_session=group)
     jr = tmp_path / ".tidymark_cache" / "journal"
