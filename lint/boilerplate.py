@@ -719,9 +719,7 @@ def gate_text(doc) -> tuple[str, frozenset[int]]:
     """The document as :class:`LineGate` searches it (same line breaks), and the lines that
     always pass (HTML entities that could not be decoded in place)."""
     def compute():
-        text = doc.text
-        if "```" in text or "~~~" in text:
-            text = fenced_code_blanked(doc)
+        text = fenced_code_blanked(doc)
         always: frozenset[int] = frozenset()
         if "&" in text:
             decoded = html.unescape(text)

@@ -206,22 +206,29 @@ _FENCE_POOL = ["```", "```sh", "~~~", "~~~~", "````", "  ```", "   ~~~", "    ``
                "``` ", "~~~ ~", "***", "Title", "===", "| a | b |", "|---|---|"]
 
 
+def _note(lines: list[str], front_matter: bool, crlf: bool, title: str = "t") -> str:
+    nl = "\r\n" if crlf else "\n"
+    text = nl.join(lines) + nl
+    return f"---{nl}title: {title}{nl}---{nl}" + text if front_matter else text
+
+
+def _emptied_and_fence_lines(doc: Document, blanked: str) -> tuple[set[int], set[int]]:
+    """The lines ``blanked`` changed, and the lines of markdown-it's fences in ``doc``."""
+    emptied = {i for i, (a, b) in enumerate(zip(doc.text.split("\n"), blanked.split("\n"))) if a != b}
+    return emptied, {i for t in doc.tokens if t.type == "fence" and t.map for i in range(*t.map)}
+
+
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.sampled_from(_FENCE_POOL), max_size=14), st.booleans(), st.booleans())
 def test_only_lines_of_fenced_code_are_left_out(lines, front_matter, crlf):
     # whatever the structure, every line emptied is inside a fenced code block of
     # markdown-it's own parse, and the line breaks are those of the document
-    nl = "\r\n" if crlf else "\n"
-    text = nl.join(lines) + nl
-    if front_matter:
-        text = f"---{nl}title: t{nl}---{nl}" + text
+    text = _note(lines, front_matter, crlf)
     doc = Document(text)
     blanked = bp.fenced_code_blanked(doc)
     assert re.sub(r"[^\r\n]", "", blanked) == re.sub(r"[^\r\n]", "", text)
-    fence_lines = {i for t in doc.tokens if t.type == "fence" and t.map for i in range(*t.map)}
-    before = doc.text.split("\n")
+    emptied, fence_lines = _emptied_and_fence_lines(doc, blanked)
     after = blanked.split("\n")
-    emptied = {i for i, (a, b) in enumerate(zip(before, after)) if a != b}
     assert all(not after[i].strip("\r") for i in emptied)
     assert emptied <= fence_lines, (text, sorted(emptied - fence_lines))
 
@@ -235,11 +242,10 @@ def test_only_lines_of_fenced_code_are_left_out(lines, front_matter, crlf):
 ])
 def test_fence_lines_the_text_cannot_settle_stop_the_emptying(text):
     doc = Document(text)
-    fence_lines = {i for t in doc.tokens if t.type == "fence" and t.map for i in range(*t.map)}
-    after = bp.fenced_code_blanked(doc).split("\n")
-    emptied = {i for i, (a, b) in enumerate(zip(text.split("\n"), after)) if a != b}
+    blanked = bp.fenced_code_blanked(doc)
+    emptied, fence_lines = _emptied_and_fence_lines(doc, blanked)
     assert emptied <= fence_lines
-    assert "prose" in "".join(after)
+    assert "prose" in blanked
 
 
 def test_fenced_code_words_do_not_reach_the_gate():
@@ -266,11 +272,7 @@ def test_dm002_first_line_heading_is_markdown_its_first_block(lines, front_matte
     # that heading with exactly that inline content
     from tidymark.rules.dm002_title_repeated_as_heading import _leading_atx_heading
 
-    nl = "\r\n" if crlf else "\n"
-    text = nl.join(lines) + nl
-    if front_matter:
-        text = f"---{nl}title: Title{nl}---{nl}" + text
-    doc = Document(text)
+    doc = Document(_note(lines, front_matter, crlf, title="Title"))
     got = _leading_atx_heading(doc)
     if got is None:
         return
