@@ -6,6 +6,10 @@ so no change of content, rule, option or tidymark version can reuse a stale resu
 Entries are small JSON files in a sharded folder, written through a temporary file and
 renamed into place, so concurrent runs never see half an entry.  The folder is bounded:
 at the end of a run, least recently used entries beyond ``max_bytes`` are deleted.
+
+A run over a folder also keeps a :class:`FileIndex`: for each file, its stat signature, the
+digest of its bytes and its last result, in one file.  An unchanged file is then answered
+with one ``stat``: not read, not hashed, no entry file opened.
 """
 
 from __future__ import annotations
@@ -139,6 +143,19 @@ def from_json(o: dict) -> Diagnostic:
     return Diagnostic(o["c"], o["n"], o["m"], Span(*o["s"]), Severity(o["v"]), fix, line, col, eline, ecol)
 
 
+def parse_entry(raw) -> tuple[list[Diagnostic], dict] | None:
+    """The diagnostics and facts of a stored entry, or None when it is damaged."""
+    try:
+        return [from_json(o) for o in raw["d"]], dict(raw.get("f") or {})
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def digest(data: bytes) -> str:
+    """The digest of a file's bytes that its entry key is made from."""
+    return hashlib.sha256(data).hexdigest()
+
+
 def write_entry(directory: Path, path: Path, data) -> None:
     """Write one JSON file of the cache folder ``directory`` whole or not at all (through a
     temporary file renamed into place, so concurrent runs never read half of it).  Failing
@@ -150,7 +167,10 @@ def write_entry(directory: Path, path: Path, data) -> None:
             (directory / ".gitignore").write_text("# created by tidymark\n*\n", encoding="utf-8")
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, separators=(",", ":"))
+            if isinstance(data, str):  # already serialised
+                fh.write(data)
+            else:
+                json.dump(data, fh, ensure_ascii=False, separators=(",", ":"))
         os.replace(tmp, path)
     except OSError:
         if tmp is not None:
@@ -168,9 +188,14 @@ class ResultCache:
         self.misses = 0
 
     def key(self, data: bytes, rules_fp: str) -> str:
+        return self.key_for_digest(digest(data), rules_fp)
+
+    @staticmethod
+    def key_for_digest(content_digest: str, rules_fp: str) -> str:
+        """The entry key of content with this :func:`digest` under these rules."""
         h = hashlib.sha256(code_fingerprint().encode())
         h.update(rules_fp.encode())
-        h.update(hashlib.sha256(data).digest())
+        h.update(bytes.fromhex(content_digest))
         return h.hexdigest()
 
     def _path(self, key: str) -> Path:
@@ -178,13 +203,21 @@ class ResultCache:
 
     def get(self, key: str) -> tuple[list[Diagnostic], dict] | None:
         """The cached diagnostics and cross-document facts of a file, or None."""
+        hit = self.get_entry(key)
+        return None if hit is None else hit[:2]
+
+    def get_entry(self, key: str) -> tuple[list[Diagnostic], dict, dict] | None:
+        """The cached diagnostics and facts of a file with the entry they were read from, or None."""
         p = self._path(key)
         try:
             with open(p, "rb") as fh:
                 used = os.fstat(fh.fileno()).st_mtime
                 raw = json.loads(fh.read())
-            out = ([from_json(o) for o in raw["d"]], dict(raw.get("f") or {}))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError):
+            self.misses += 1
+            return None
+        out = parse_entry(raw)
+        if out is None:
             self.misses += 1
             return None
         if time.time() - used > TOUCH_AFTER:
@@ -193,11 +226,13 @@ class ResultCache:
             except OSError:
                 pass
         self.hits += 1
-        return out
+        return (*out, raw)
 
-    def put(self, key: str, diagnostics: list[Diagnostic], facts: dict | None = None) -> None:
-        write_entry(self.directory, self._path(key),
-                    {"d": [to_json(d) for d in diagnostics], "f": facts or {}})
+    def put(self, key: str, diagnostics: list[Diagnostic], facts: dict | None = None) -> dict:
+        """Store a file's result; returns the entry as written."""
+        entry = {"d": [to_json(d) for d in diagnostics], "f": facts or {}}
+        write_entry(self.directory, self._path(key), entry)
+        return entry
 
     def prune(self) -> int:
         """Delete least recently used entries beyond ``max_bytes``; returns how many."""
@@ -226,3 +261,103 @@ class ResultCache:
             if total <= self.max_bytes * 0.8:
                 break
         return removed
+
+
+def signature(st: os.stat_result) -> list[int]:
+    """What a file's stat says about its bytes: device, inode, size, modification and
+    inode-change times.  Any write changes the inode-change time (which no tool can set
+    back, unlike the modification time); a replace changes the inode."""
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+#: A file changed this shortly before it was read is not indexed: a second change within the
+#: same tick of a coarse file-system clock would leave its signature as it was.
+RACY_NS = 2_000_000_000
+INDEX_NAME = "files.json"
+INDEX_FORMAT = 1
+
+
+def settled(sig: list[int], read_ns: int) -> bool:
+    """Whether a file with this signature, read at ``read_ns``, can be indexed."""
+    return max(sig[3], sig[4]) < read_ns - RACY_NS
+
+
+class FileIndex:
+    """The files a run saw, by absolute path: stat signature, digest of the bytes, and the
+    entry key and entry of the last result — one JSON file in the cache folder.
+
+    A file whose stat signature is the recorded one has the recorded bytes (as in git's
+    index): its digest is not computed again, and when its recorded entry key is the one
+    today's code and rules give for that digest, the recorded entry is its result.  Every
+    record is checked this way on its own, so a record can be old, missing or lost to a
+    concurrent run, never wrong.  Saving merges with what other runs saved meanwhile; the
+    file is bounded to a quarter of the cache's size, the records least recently seen going
+    first.
+    """
+
+    def __init__(self, directory: Path, max_bytes: int = DEFAULT_MAX_BYTES):
+        self.directory = directory
+        self.path = directory / INDEX_NAME
+        self.max_bytes = max_bytes // 4
+        self._records: dict[str, list] | None = None
+        self._loaded_stat: list[int] | None = None
+        self._changed: dict[str, list] = {}
+
+    def _load(self) -> tuple[dict[str, list], list[int] | None]:
+        try:
+            with open(self.path, "rb") as fh:
+                sig = signature(os.fstat(fh.fileno()))
+                raw = json.loads(fh.read())
+            records = raw["files"] if raw.get("format") == INDEX_FORMAT else {}
+            return (records if isinstance(records, dict) else {}), sig
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {}, None
+
+    def lookup(self, name: str, sig: list[int]) -> tuple[str, str, dict] | None:
+        """(digest, entry key, entry) recorded for the file ``name`` with this signature, or None."""
+        if self._records is None:
+            self._records, self._loaded_stat = self._load()
+        rec = self._records.get(name)
+        if type(rec) is not list or len(rec) != 5 or rec[0] != sig:
+            return None
+        _, content, key, entry, seen = rec
+        if type(content) is not str or type(key) is not str or type(entry) is not dict:
+            return None
+        if type(seen) is int and time.time() - seen > TOUCH_AFTER:
+            self._changed[name] = [sig, content, key, entry, int(time.time())]  # recently used
+        return content, key, entry
+
+    def record(self, name: str, sig: list[int], content: str, key: str, entry: dict) -> None:
+        if self._records is None:
+            self._records, self._loaded_stat = self._load()
+        old = self._records.get(name)
+        if type(old) is list and len(old) == 5 and old[:3] == [sig, content, key]:
+            return
+        self._changed[name] = [sig, content, key, entry, int(time.time())]
+
+    def save(self) -> None:
+        """Write the records of this run into the index (nothing when none changed)."""
+        if not self._changed:
+            return
+        records = self._records or {}
+        try:
+            on_disk = signature(os.stat(self.path))
+        except OSError:
+            on_disk = None
+        if on_disk != self._loaded_stat:  # another run saved meanwhile: keep its records too
+            records = self._load()[0]
+        records.update(self._changed)
+        data = json.dumps({"format": INDEX_FORMAT, "files": records}, ensure_ascii=False, separators=(",", ":"))
+        if len(data) > self.max_bytes:
+            newest = sorted(records.items(), key=lambda kv: kv[1][4] if type(kv[1]) is list and len(kv[1]) == 5
+                            and type(kv[1][4]) is int else 0, reverse=True)
+            kept, size = {}, 0
+            for name, rec in newest:
+                size += len(json.dumps(rec, ensure_ascii=False)) + len(name) + 8
+                if size > self.max_bytes * 0.8:
+                    break
+                kept[name] = rec
+            records = kept
+            data = json.dumps({"format": INDEX_FORMAT, "files": records}, ensure_ascii=False, separators=(",", ":"))
+        self._records, self._changed = records, {}
+        write_entry(self.directory, self.path, data)

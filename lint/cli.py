@@ -452,7 +452,7 @@ def cmd_run(args) -> int:
         for i in range(len(items)):
             result = untallied = results_pre[i] if i in results_pre else next(stream)
             progress.update()
-            settings = resolver.for_path(result.path)
+            settings = resolver.for_path(result.path) if i in results_pre else resolver.for_file(result.path)
             if settings.severity:
                 result.diagnostics = [_with_severity(d, settings.severity) for d in result.diagnostics]
             if writer is not None:
@@ -474,6 +474,8 @@ def cmd_run(args) -> int:
                 reporter.file(result)
             if result.facts:
                 facts_by_file[result.display] = (result.path, result.facts)
+        for _ in stream:  # every result is in: the run ends (its cache index is saved, the cache pruned)
+            pass
     except (ConfigError, RegistryError) as exc:
         progress.close()
         _err(str(exc))

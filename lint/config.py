@@ -283,8 +283,13 @@ class ConfigResolver:
 
     def for_path(self, path: Path) -> Settings:
         if not path.is_dir():
-            hit = self._given.get(os.path.dirname(os.fspath(path)) or ".")
-            if hit is not None:
-                return hit
-            return self.for_dir(path.parent)
+            return self.for_file(path)
         return self.for_dir(path)
+
+    def for_file(self, path: Path) -> Settings:
+        """The settings of a path known not to be a folder (as the walk yields them): its
+        folder's, without asking the file system what the path is."""
+        hit = self._given.get(os.path.dirname(os.fspath(path)) or ".")
+        if hit is not None:
+            return hit
+        return self.for_dir(path.parent)

@@ -74,7 +74,9 @@ class Walker:
 
     def _gitignore_chain(self, parent: Path, top: Path) -> list[tuple[Path, "pathspec.PathSpec"]]:
         """The .gitignore specs that have a say in ``parent``, nearest first, up to the
-        repository root (or the walk root)."""
+        repository root (or the walk root).  Both are resolved paths: a relative path's
+        lexical parents (``../other`` → ``..`` → ``.``) would lead into the folder the run
+        started from, whose repository has no say outside it."""
         key = (parent, top)
         chain = self._chains.get(key)
         if chain is None:
@@ -93,14 +95,14 @@ class Walker:
 
     def walk(self, paths: list[Path]) -> Iterator[tuple[Path, str | None]]:
         """Yield (path, problem) pairs: problem is a message for a path that cannot be walked."""
-        seen: set[Path] = set()
+        seen: set[str] = set()  # resolved paths, as strings (hashing a Path costs ten times more)
         out: list[tuple[Path, str | None]] = []
         for given in paths:
             if not given.exists() and not given.is_symlink():
                 out.append((given, "no such file or directory"))
                 continue
             if not given.is_dir():  # files, and FIFOs/devices/broken links (reported when read)
-                key = given.resolve() if given.exists() else given
+                key = str(given.resolve() if given.exists() else given)
                 if key not in seen:
                     seen.add(key)
                     out.append((given, None))
@@ -109,7 +111,7 @@ class Walker:
         out.sort(key=lambda p: str(p[0]))
         yield from out
 
-    def _walk_dir(self, top: Path, seen: set[Path]) -> list[tuple[Path, str | None]]:
+    def _walk_dir(self, top: Path, seen: set[str]) -> list[tuple[Path, str | None]]:
         """The Markdown files under ``top``, with a problem for each folder that cannot be
         read.  One ``scandir`` per folder: whether an entry is a symlink comes with it, and
         the exclude and .gitignore matching uses each folder's relative paths computed once
@@ -126,9 +128,10 @@ class Walker:
             except OSError as exc:
                 found.append((d, f"cannot read folder: {exc.strerror or exc}"))
                 continue
+            real_d_str = str(real_d)
             settings = self.settings_for(d)
             excluded = self._excluder(d, real_d, settings)
-            ignored = self._git_matcher(d, top) if settings.respect_gitignore else None
+            ignored = self._git_matcher(real_d, real_top) if settings.respect_gitignore else None
             subdirs = []
             for entry in entries:
                 name = entry.name
@@ -165,7 +168,7 @@ class Walker:
                     continue
                 if ignored is not None and ignored(name, False):
                     continue
-                key = f.resolve() if link else real_d / name
+                key = str(f.resolve()) if link else os.path.join(real_d_str, name)
                 if key in seen:
                     continue
                 seen.add(key)
@@ -194,8 +197,9 @@ class Walker:
         return lambda name, is_dir: spec.match_file(prefix + name + ("/" if is_dir else ""))
 
     def _git_matcher(self, d: Path, top: Path) -> Callable[[str, bool], bool]:
-        """``ignored(name, is_dir)`` for the entries of folder ``d``: every .gitignore from the
-        repository root (or the walk root) down to ``d``, the nearest with a say winning."""
+        """``ignored(name, is_dir)`` for the entries of the resolved folder ``d`` under the
+        resolved walk root ``top``: every .gitignore from the repository root (or the walk
+        root) down to ``d``, the nearest with a say winning."""
         chain = []
         for gd, spec in self._gitignore_chain(d, top):
             rel = d.relative_to(gd).as_posix()

@@ -16,17 +16,21 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Iterable, Iterator
 
-from tidymark.cache import CACHE_DIR_NAME, ResultCache, rules_fingerprint
+from tidymark.cache import (CACHE_DIR_NAME, FileIndex, ResultCache, digest, parse_entry, rules_fingerprint,
+                            settled, signature)
 from tidymark.config import ConfigResolver
 from tidymark.diagnostics import Applicability
 from tidymark.engine import INTERNAL_ERROR, IO_ERROR, Guard, check_document, engine_diagnostic, fix_document
 from tidymark.project import ProjectRule, collect_facts
-from tidymark.runner import FileResult, RuleBook, read_bytes, read_document, unified_diff, write_atomic
+from tidymark.runner import (FileResult, RuleBook, check_size, read_bytes_and_stat, read_document, unified_diff,
+                             write_atomic)
 from tidymark.source import DecodeError, decode, encode
 
 SERIAL_BELOW = 16  # fewer files than this: no pool (start-up would cost more than it saves)
@@ -94,31 +98,49 @@ class Worker:
             self.journal = Journal(opts.journal)
             self._write_errors = (OSError, JournalError)
         self._fps: dict[tuple, str] = {}
+        self._last_fp: tuple[list, str] | None = None
+        self.index: FileIndex | None = None  # the run's file index (main process of a warm-first run)
 
     def _fingerprint(self, rules) -> str:
-        key = tuple(id(r) for r in rules)
+        last = self._last_fp
+        if last is not None and last[0] is rules:  # the same rule list as the file before (held: no id reuse)
+            return last[1]
+        key = tuple(map(id, rules))
         fp = self._fps.get(key)
         if fp is None:
             fp = self._fps[key] = rules_fingerprint(rules)
+        self._last_fp = (rules, fp)
         return fp
 
     def cached(self, path: Path, display: str) -> FileResult | None:
         """The check result of an unchanged file straight from the cache, or None.
 
-        Cheap (read, hash, one small JSON file): a warm run answers every unchanged file
+        Cheap: with the run's :class:`FileIndex`, one ``stat`` when the file is as indexed;
+        otherwise read, hash, one small JSON file.  A warm run answers every unchanged file
         this way in the main process, without starting workers.
         """
         if self.cache is None or self.opts.mode != "check" or self.opts.report:
             return None
-        settings = self.resolver.for_path(path)
+        settings = self.resolver.for_file(path)  # walked files and named non-folders
         rules = self.book.rules_for_file(settings, path)
-        try:
-            raw = read_bytes(path, settings)
-        except (DecodeError, OSError):
-            return None  # reported by the normal path
-        hit = self.cache.get(self.cache.key(raw, self._fingerprint(rules)))
+        fp = self._fingerprint(rules)
+        hit = None
+        if self.index is not None and not self.opts.keep_text:
+            hit = self._from_index(path, settings, fp)
+        raw = None
         if hit is None:
-            return None
+            try:
+                raw, st = read_bytes_and_stat(path, settings)
+            except (DecodeError, OSError):
+                return None  # reported by the normal path
+            content = digest(raw)
+            key = self.cache.key_for_digest(content, fp)
+            got = self.cache.get_entry(key)
+            if got is None:
+                return None
+            hit = got[:2]
+            if self.index is not None:
+                self._index(path, st, content, key, got[2])
         res = FileResult(path, display)
         res.diagnostics, res.facts = hit
         if any(isinstance(r, ProjectRule) for r in rules) and not res.facts:
@@ -130,9 +152,43 @@ class Worker:
                 return None
         return res
 
+    def _from_index(self, path: Path, settings, fp: str) -> tuple[list, dict] | None:
+        """The cached result of a file whose stat is as the index recorded it, or None."""
+        try:
+            st = os.stat(path)
+            check_size(st.st_size, settings)
+        except (OSError, DecodeError):
+            return None
+        if not S_ISREG(st.st_mode):
+            return None
+        name = os.path.abspath(path)
+        sig = signature(st)
+        rec = self.index.lookup(name, sig)
+        if rec is None:
+            return None
+        content, key, entry = rec
+        want = self.cache.key_for_digest(content, fp)
+        if key == want:
+            return parse_entry(entry)
+        got = self.cache.get_entry(want)  # same bytes, other rules or code: their own entry
+        if got is None:
+            return None
+        self.index.record(name, sig, content, want, got[2])
+        return got[:2]
+
+    def _index(self, path: Path, st: os.stat_result, content: str, key: str, entry: dict):
+        """What the run's index records for a file read now (None when it changed too recently)."""
+        sig = signature(st)
+        if not settled(sig, time.time_ns()):
+            return None
+        rec = (os.path.abspath(path), sig, content, key, entry)
+        if self.index is not None:
+            self.index.record(*rec)
+        return rec
+
     def process(self, path: Path, display: str) -> FileResult:
         mode = self.opts.mode
-        settings = self.resolver.for_path(path)
+        settings = self.resolver.for_file(path)  # walked files and named non-folders
         rules = self.book.rules_for_file(settings, path)
         threshold = Applicability.UNSAFE if settings.unsafe_fixes else Applicability.SAFE
         res = FileResult(path, display)
@@ -146,14 +202,15 @@ class Worker:
             res.diagnostics, res.error = [engine_diagnostic(IO_ERROR, msg)], msg
             return _at_start(res)
         raw = doc.raw  # type: ignore[attr-defined]
-        key = None
-        cached = None
+        key = content = None
+        cached = entry = None
         project = [r for r in rules if isinstance(r, ProjectRule)]
         if self.cache is not None:
-            key = self.cache.key(raw, self._fingerprint(rules))
-            hit = self.cache.get(key)
+            content = digest(raw)
+            key = self.cache.key_for_digest(content, self._fingerprint(rules))
+            hit = self.cache.get_entry(key)
             if hit is not None:
-                cached, res.facts = hit
+                cached, res.facts, entry = hit
         if project and (cached is None or not res.facts):
             res.facts = collect_facts(doc, project)
         if self.opts.keep_text:
@@ -165,7 +222,9 @@ class Worker:
                 d.fix is not None and d.fix.applicability >= threshold and d.code not in unfixable for d in cached)):
             res.diagnostics = cached if cached is not None else check_document(doc, rules, timeout=timeout)
             if cached is None and key is not None and not _failed(res.diagnostics):
-                self.cache.put(key, res.diagnostics, res.facts)
+                entry = self.cache.put(key, res.diagnostics, res.facts)
+            if entry is not None and self.opts.warm_checked:  # for the main process's index
+                res.indexed = self._index(path, doc.stat, content, key, entry)  # type: ignore[attr-defined]
             if self.opts.report:
                 from tidymark.report import removals
 
@@ -310,10 +369,13 @@ def _run_warm_first(items: list[tuple[Path, str]], opts: RunOptions, state: RunS
     Results are yielded in order: cached ones straight away until the first file that needs
     checking; later cached results wait for it, at most :data:`HELD_RESULTS` of them (the
     others are looked up again in their turn), so memory does not grow with the folder.
+    The run's :class:`FileIndex` answers unchanged files from their stat and records every
+    file checked (by the workers too), saved once at the end of the run.
     """
     from dataclasses import replace
 
     local = Worker(opts)
+    index = local.index = FileIndex(local.cache.directory, local.cache.max_bytes)  # type: ignore[union-attr]
     held: dict[int, FileResult | None] = {}
     misses: list[int] = []
     for i, (path, display) in enumerate(items):
@@ -324,17 +386,23 @@ def _run_warm_first(items: list[tuple[Path, str]], opts: RunOptions, state: RunS
             yield res
         else:
             held[i] = res if len(held) < HELD_RESULTS else None
-    if not misses:
-        return
-    rest = run([items[i] for i in misses], replace(opts, warm_checked=True), state)
-    for i in range(misses[0], len(items)):
-        if i not in held:
-            yield next(rest)
-            continue
-        res = held.pop(i)
-        if res is None:  # looked up again; changed since the first look: checked here
-            res = local.cached(*items[i]) or local.process(*items[i])
-        yield res
+    if misses:
+        rest = run([items[i] for i in misses], replace(opts, warm_checked=True), state)
+        for i in range(misses[0], len(items)):
+            if i not in held:
+                res = next(rest)
+                if res.indexed is not None:
+                    index.record(*res.indexed)
+                    res.indexed = None
+                yield res
+                continue
+            res = held.pop(i)
+            if res is None:  # looked up again; changed since the first look: checked here
+                res = local.cached(*items[i]) or local.process(*items[i])
+            yield res
+        for _ in rest:  # every result is out: the run of the others ends (the cache is pruned)
+            pass
+    index.save()  # (a run that found every file in the cache wrote no entry: nothing to prune)
 
 
 def run(items: Iterable[tuple[Path, str]], opts: RunOptions, state: RunState | None = None) -> Iterator[FileResult]:

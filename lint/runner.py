@@ -41,6 +41,7 @@ class FileResult:
     bytes_removed: int = 0         # bytes the fixes took out of the file
     removals: list = field(default_factory=list)  # removed blocks with context (HTML report)
     facts: dict = field(default_factory=dict)     # per-file facts of cross-document rules, by code
+    indexed: tuple | None = None   # what the run's FileIndex records for the file (see pipeline)
 
 
 class RuleBook:
@@ -152,16 +153,25 @@ class RuleBook:
 
 
 def read_document(path: Path, settings: Settings) -> Document:
-    """Read and decode a file; raises OSError or DecodeError with a user-facing message."""
-    data = read_bytes(path, settings)
+    """Read and decode a file; raises OSError or DecodeError with a user-facing message.
+
+    The document carries the bytes read (``raw``) and the file's stat from just before
+    they were read (``stat``)."""
+    data, st = read_bytes_and_stat(path, settings)
     dec = decode(data)
     doc = Document(dec.text, path, bom=dec.bom, newline=dec.newline)
     doc.raw = data  # type: ignore[attr-defined]
+    doc.stat = st  # type: ignore[attr-defined]
     return doc
 
 
 def read_bytes(path: Path, settings: Settings) -> bytes:
     """A regular file's bytes, within the size limit; raises OSError or DecodeError."""
+    return read_bytes_and_stat(path, settings)[0]
+
+
+def read_bytes_and_stat(path: Path, settings: Settings) -> tuple[bytes, os.stat_result]:
+    """A regular file's bytes and its stat taken just before reading them."""
     # stat first: opening a FIFO (or a device) for reading would block before fstat could refuse it
     if not stat.S_ISREG(os.stat(path).st_mode):
         raise DecodeError("not a regular file")
@@ -169,10 +179,15 @@ def read_bytes(path: Path, settings: Settings) -> bytes:
         st = os.fstat(fh.fileno())
         if not stat.S_ISREG(st.st_mode):
             raise DecodeError("not a regular file")
-        if st.st_size > settings.max_file_size:
-            raise DecodeError(f"file is {st.st_size:,} bytes, over the {settings.max_file_size:,}-byte limit "
-                              f"(`max-file-size`); skipped")
-        return fh.read()
+        check_size(st.st_size, settings)
+        return fh.read(), st
+
+
+def check_size(size: int, settings: Settings) -> None:
+    """Raise DecodeError for a file over the ``max-file-size`` limit."""
+    if size > settings.max_file_size:
+        raise DecodeError(f"file is {size:,} bytes, over the {settings.max_file_size:,}-byte limit "
+                          f"(`max-file-size`); skipped")
 
 
 def _same_content(path: Path, expected: bytes) -> None:

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import defaultdict
+from functools import partial
+from itertools import chain, combinations
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from tidymark.clipper import SOURCE_URL_KEYS, norm_url
@@ -100,24 +102,26 @@ class DuplicateArticle(ProjectRule):
                         if o != k:
                             groups[k].add(o)
                             reasons[(k, o)] = "same source URL"
-        # near-identical bodies: candidates share a paragraph hash
-        index = defaultdict(list)
+        # near-identical bodies: candidates share a paragraph hash.
+        # Candidate pairs share a paragraph that is rare in the folder; a paragraph found in
+        # many notes is boilerplate (or a versioned copy of a docs page), not an article,
+        # and would make the pair count grow quadratically.  Hashes are counted in C
+        # (Counter) and set intersections pick each note's shared ones: a folder's notes
+        # hold about 30 hashes each, and most are found in one note only.
         sizes = {}
+        compared = []
         for key, f in facts.items():
             hashes = _hashes(f["paras"])
             sizes[key] = len(hashes)
             if len(hashes) >= self.options.min_paragraphs:
-                for h in hashes:
-                    index[h].append(key)
-        # Candidate pairs share a paragraph that is rare in the folder; a paragraph found in
-        # many notes is boilerplate (or a versioned copy of a docs page), not an article,
-        # and would make the pair count grow quadratically.
-        shared = defaultdict(int)
-        for keys in index.values():
-            if 1 < len(keys) <= 8:
-                for i, a in enumerate(keys):
-                    for b in keys[i + 1:]:
-                        shared[(a, b)] += 1
+                compared.append((key, hashes))
+        counts = Counter(chain.from_iterable(hashes for _, hashes in compared))
+        rare = {h for h, n in counts.items() if 1 < n <= 8}
+        index = defaultdict(list)
+        for key, hashes in compared:
+            for h in rare.intersection(hashes):
+                index[h].append(key)
+        shared = Counter(chain.from_iterable(map(partial(combinations, r=2), index.values())))
         for (a, b), n in shared.items():
             sa, sb = sizes[a], sizes[b]  # sketch sizes (≤ SAMPLE)
             if n / max(1, min(sa, sb)) >= self.options.min_similarity and n / max(sa, sb) >= 0.5:

@@ -300,3 +300,139 @@ def test_damaged_fix_edits_in_an_entry_are_a_miss(tmp_path, edits):
     assert rc.get("c" * 64)[0][0].fix.edits[0].text == "x"  # the entry's shape is right
     p.write_text(entry(edits), encoding="utf-8")
     assert rc.get("c" * 64) is None
+
+
+# -- the file index: unchanged files answered from their stat ---------------------------
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch) -> Path:
+    """A folder of notes large enough for a warm-first run (and so the file index)."""
+    assert pipeline.SERIAL_BELOW <= 20
+    for i in range(20):
+        (tmp_path / f"n{i:02d}.md").write_text(BAD if i % 2 else CLEAN, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    # the notes were written just now: without this they would be too fresh to index
+    monkeypatch.setattr(cache, "RACY_NS", 0)
+    return tmp_path
+
+
+def check_concise(capsys, *argv: str) -> tuple[int, list[tuple[str, str]]]:
+    """A run whose output needs no note text (JSON's does: its fix positions are lines and
+    columns, so a JSON run reads every note)."""
+    code = main(["check", "--output-format", "concise", *argv, "."])
+    return code, sorted((line.split(":", 1)[0], line.split()[1]) for line in capsys.readouterr().out.splitlines())
+
+
+def index_records(root: Path) -> dict:
+    return json.loads((root / ".tidymark_cache" / cache.INDEX_NAME).read_text(encoding="utf-8"))["files"]
+
+
+@pytest.fixture
+def no_reading(monkeypatch):
+    """Fail the test if a note is read (its result must come from the index)."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a note was read although the index knew it")
+
+    monkeypatch.setattr(pipeline, "read_bytes_and_stat", refuse)
+    monkeypatch.setattr(pipeline, "read_document", refuse)
+
+
+def test_a_warm_run_answers_unchanged_files_from_the_index_without_reading_them(folder, capsys, request):
+    cold = check_concise(capsys)
+    assert cold[0] == 1 and ("n01.md", "PB001") in cold[1] and len(index_records(folder)) == 20
+    request.getfixturevalue("no_reading")
+    request.getfixturevalue("no_checking")
+    assert check_concise(capsys) == cold
+
+
+def test_a_file_rewritten_with_the_same_size_and_modification_time_is_read_again(folder, capsys):
+    check_concise(capsys)
+    note = folder / "n01.md"
+    st = note.stat()
+    changed = BAD.replace("draft: true", "draft: no  ")  # the same length, no longer a draft flag
+    assert len(changed) == len(BAD)
+    note.write_text(changed, encoding="utf-8")
+    os.utime(note, ns=(st.st_atime_ns, st.st_mtime_ns))  # the modification time put back (as rsync -t does)
+    assert note.stat().st_size == st.st_size and note.stat().st_mtime_ns == st.st_mtime_ns
+    _, warm = check_concise(capsys)
+    assert ("n01.md", "PB001") not in warm and ("n03.md", "PB001") in warm
+    assert check_concise(capsys, "--no-cache")[1] == warm
+
+
+def test_a_file_changed_just_before_it_was_read_is_not_indexed(folder, capsys, monkeypatch):
+    monkeypatch.setattr(cache, "RACY_NS", 10 ** 12)  # every note is "fresh"
+    check_concise(capsys)
+    check_concise(capsys)
+    assert not (folder / ".tidymark_cache" / cache.INDEX_NAME).exists()
+
+
+def test_the_index_never_serves_a_result_of_other_rules(folder, capsys, request):
+    check_concise(capsys)
+    (folder / ".tidymark.yaml").write_text("ignore: [PB001]\n", encoding="utf-8")
+    check_concise(capsys)  # the result under these rules goes in an entry
+    (folder / ".tidymark.yaml").write_text("select: [PB001]\n", encoding="utf-8")
+    request.getfixturevalue("no_reading")  # the digest comes from the index, the results from the entries
+    request.getfixturevalue("no_checking")
+    (folder / ".tidymark.yaml").write_text("ignore: [PB001]\n", encoding="utf-8")
+    _, items = check_concise(capsys)
+    assert "PB001" not in {c for _, c in items} and "FM002" in {c for _, c in items}
+
+
+def test_a_file_over_the_size_limit_is_reported_though_indexed(folder, capsys):
+    check_concise(capsys)
+    (folder / ".tidymark.yaml").write_text("max-file-size: 10\n", encoding="utf-8")
+    _, items = check_concise(capsys)
+    assert {c for _, c in items} == {"TM001"} and len(items) == 20
+
+
+@pytest.mark.parametrize("damage", ["{", '{"format": 1, "files": []}', '{"format": 99, "files": {}}',
+                                    '{"format": 1, "files": {"x": [1, 2]}}', "[]"])
+def test_a_damaged_index_is_ignored_and_written_again(folder, capsys, damage):
+    cold = check_concise(capsys)
+    path = folder / ".tidymark_cache" / cache.INDEX_NAME
+    path.write_text(damage, encoding="utf-8")
+    assert check_concise(capsys) == cold
+    assert {str(folder / f"n{i:02d}.md") for i in range(20)} <= set(index_records(folder))  # indexed again
+
+
+def test_a_damaged_record_is_a_miss(folder, capsys):
+    cold = check_concise(capsys)
+    path = folder / ".tidymark_cache" / cache.INDEX_NAME
+    records = index_records(folder)
+    name = next(iter(records))
+    records[name][3] = {"d": [{"c": "X"}], "f": {}}  # an entry that cannot be read back
+    path.write_text(json.dumps({"format": cache.INDEX_FORMAT, "files": records}), encoding="utf-8")
+    assert check_concise(capsys) == cold
+
+
+def test_index_saves_of_concurrent_runs_are_merged(tmp_path):
+    a, b = cache.FileIndex(tmp_path), cache.FileIndex(tmp_path)
+    sig = [1, 2, 3, 4, 5]
+    assert a.lookup("/x", sig) is None and b.lookup("/y", sig) is None  # both loaded the empty index
+    a.record("/x", sig, "0" * 64, "k" * 64, {"d": [], "f": {}})
+    b.record("/y", sig, "1" * 64, "j" * 64, {"d": [], "f": {}})
+    a.save()
+    b.save()
+    assert cache.FileIndex(tmp_path).lookup("/x", sig) == ("0" * 64, "k" * 64, {"d": [], "f": {}})
+    assert cache.FileIndex(tmp_path).lookup("/y", sig) == ("1" * 64, "j" * 64, {"d": [], "f": {}})
+    assert cache.FileIndex(tmp_path).lookup("/y", [1, 2, 3, 4, 6]) is None  # another signature
+
+
+def test_the_index_is_bounded_keeping_the_records_seen_last(tmp_path, monkeypatch):
+    idx = cache.FileIndex(tmp_path, max_bytes=4 * 3000)  # a quarter: 3000 bytes for the index
+    clock = iter(range(1_000_000, 2_000_000, 10))
+    monkeypatch.setattr(cache.time, "time", lambda: next(clock))
+    for i in range(40):
+        idx.record(f"/n{i:02d}", [1, i, 3, 4, 5], "0" * 64, "k" * 64, {"d": [], "f": {}})
+    idx.save()
+    kept = json.loads(idx.path.read_text(encoding="utf-8"))["files"]
+    assert idx.path.stat().st_size <= 3000 and 5 < len(kept) < 40
+    assert sorted(kept) == [f"/n{i:02d}" for i in range(40 - len(kept), 40)]  # the newest
+
+
+def test_a_run_ends_its_result_stream_so_the_cache_is_pruned_and_the_index_saved(folder, capsys, monkeypatch):
+    pruned = []
+    monkeypatch.setattr(cache.ResultCache, "prune", lambda self: pruned.append(self.directory) or 0)
+    check_concise(capsys)
+    assert pruned == [folder / ".tidymark_cache"]
+    assert (folder / ".tidymark_cache" / cache.INDEX_NAME).exists()

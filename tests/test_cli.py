@@ -587,6 +587,24 @@ def test_nested_gitignore_and_negation(proj, capsys):
     assert sorted(i["path"] for i in items) == ["docs/local.md", "docs/page.md", "drop.md", "keep.md"]
 
 
+def test_the_gitignore_of_the_repository_run_from_does_not_apply_to_a_folder_outside_it(tmp_path, monkeypatch,
+                                                                                        capsys):
+    repo, other = tmp_path / "repo", tmp_path / "other"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".gitignore").write_text("*.md\n", encoding="utf-8")
+    write(other / "note.md", BAD)
+    write(other / "sub" / "deep.md", BAD)
+    (other / "sub" / ".gitignore").write_text("deep.md\n", encoding="utf-8")  # its own still counts
+    monkeypatch.chdir(repo)
+    _, items = run_json(capsys, "check", "../other")
+    assert sorted({i["path"] for i in items}) == ["../other/note.md"]
+    # and a folder inside the repository, named through `..`, still follows the repository's
+    write(repo / "docs" / "page.md", BAD)
+    monkeypatch.chdir(other)
+    _, items = run_json(capsys, "check", "../repo/docs")
+    assert items == []
+
+
 def test_a_folder_that_cannot_be_read_is_reported_and_the_walk_goes_on(proj, capsys, monkeypatch):
     import os
 
