@@ -33,6 +33,12 @@ FORMAT = 2
 TOUCH_AFTER = 3600
 
 
+def cache_folder(configured: Path | None) -> Path:
+    """The cache folder: the configured one (``cache-dir``, ``--cache-dir``), else
+    ``.tidymark_cache`` in the folder the run starts in."""
+    return configured or Path.cwd() / CACHE_DIR_NAME
+
+
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
     """Hash of tidymark's version, the Python version and its source and data files.

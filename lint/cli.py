@@ -369,6 +369,7 @@ def _broken_executor() -> type[BaseException]:
 
 def cmd_run(args) -> int:
     from tidymark.baseline import Baseline, BaselineError
+    from tidymark.cache import cache_folder
     from tidymark.config import ConfigError, ConfigResolver
     from tidymark.diagnostics import Applicability, Severity
     from tidymark.engine import INTERNAL_ERROR
@@ -389,9 +390,8 @@ def cmd_run(args) -> int:
         cache_dir = args.cache_dir or top.cache_dir
         if args.use_cache:
             from tidymark import registry
-            from tidymark.cache import CACHE_DIR_NAME
 
-            registry.cache_entry_points(cache_dir or Path.cwd() / CACHE_DIR_NAME)
+            registry.cache_entry_points(cache_folder(cache_dir))
         book.rules_for(top)  # validates the configuration before any file is touched
         _started()
         targets = list(Walker(resolver.for_dir).walk(paths))
@@ -503,7 +503,8 @@ def cmd_run(args) -> int:
     saved = _finish_journal(journal_dir, args, complete=True)
     if facts_by_file:
         _project_pass(book, top, facts_by_file, summary, reporter, threshold, fail_on, baseline,
-                      mode != "diff" or fmt != "text")
+                      mode != "diff" or fmt != "text",
+                      cache_folder(cache_dir) if args.use_cache else None)
     summary["seconds"] = time.perf_counter() - started
 
     if writer is not None:
@@ -569,7 +570,7 @@ def _journal_dir(args, mode: str, cache_dir: Path | None) -> tuple[Path | None, 
     if mode != "fix":
         return None, None
     from tidymark import journal
-    from tidymark.cache import CACHE_DIR_NAME
+    from tidymark.cache import cache_folder
 
     backup = getattr(args, "backup", None)
     if getattr(args, "no_backup", False):
@@ -583,16 +584,16 @@ def _journal_dir(args, mode: str, cache_dir: Path | None) -> tuple[Path | None, 
             return None, (f"--backup {backup} already holds the journal of another fix run; "
                           f"name an empty or new folder")
         return backup.absolute(), None
-    root = journal.journal_root(cache_dir or Path.cwd() / CACHE_DIR_NAME)
+    root = journal.journal_root(cache_folder(cache_dir))
     return (root / journal.new_run_id()).absolute(), None
 
 
 def _finish_journal(journal_dir: Path | None, args, *, complete: bool) -> int:
     """Write the run's manifest and prune old runs; returns how many files it holds."""
-    from tidymark import journal
-
     if journal_dir is None:
         return 0
+    from tidymark import journal
+
     try:
         saved = journal.Journal(journal_dir).finish(command=["tidymark", *args.argv], complete=complete)
     except journal.JournalError as exc:
@@ -611,7 +612,7 @@ def _finish_journal(journal_dir: Path | None, args, *, complete: bool) -> int:
 
 def cmd_undo(args) -> int:
     from tidymark import journal
-    from tidymark.cache import CACHE_DIR_NAME
+    from tidymark.cache import cache_folder
     from tidymark.config import ConfigError, ConfigResolver
 
     cache_dir = args.cache_dir
@@ -621,7 +622,7 @@ def cmd_undo(args) -> int:
         except ConfigError as exc:
             _err(str(exc))
             return EXIT_ERROR
-    root = journal.journal_root(cache_dir or Path.cwd() / CACHE_DIR_NAME)
+    root = journal.journal_root(cache_folder(cache_dir))
     if args.list:
         runs = journal.list_runs(root)
         if not runs:
@@ -668,13 +669,14 @@ def cmd_undo(args) -> int:
     return EXIT_PROBLEMS if out.skipped else EXIT_OK
 
 
-def _project_pass(book, settings, facts_by_file, summary, reporter, threshold, fail_on, baseline, show) -> None:
+def _project_pass(book, settings, facts_by_file, summary, reporter, threshold, fail_on, baseline, show,
+                  cache_dir: Path | None) -> None:
     """Cross-document rules over the facts the files produced; their diagnostics are reported per file."""
-    from tidymark.project import ProjectRule, run_project
+    from tidymark.project import ProjectRule, run_project_cached
     from tidymark.runner import FileResult
 
     rules = [r for r in book.rules_for(settings) if isinstance(r, ProjectRule)]
-    found = run_project(rules, {k: f for k, (_, f) in facts_by_file.items()})
+    found = run_project_cached(rules, {k: f for k, (_, f) in facts_by_file.items()}, cache_dir)
     for display, diags in sorted(found.items()):
         result = FileResult(facts_by_file[display][0], display, diags)
         if baseline is not None:

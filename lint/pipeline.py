@@ -23,8 +23,8 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Iterable, Iterator
 
-from tidymark.cache import (CACHE_DIR_NAME, FileIndex, ResultCache, digest, parse_entry, rules_fingerprint,
-                            settled, signature)
+from tidymark.cache import (FileIndex, ResultCache, cache_folder, digest, parse_entry, rules_fingerprint, settled,
+                            signature)
 from tidymark.config import ConfigResolver
 from tidymark.diagnostics import Applicability
 from tidymark.engine import INTERNAL_ERROR, IO_ERROR, Guard, check_document, engine_diagnostic, fix_document
@@ -89,7 +89,7 @@ class Worker:
         self.opts = opts
         self.resolver = ConfigResolver(opts.config, opts.cli)
         self.book = RuleBook()
-        self.cache = ResultCache(opts.cache_dir or Path.cwd() / CACHE_DIR_NAME) if opts.use_cache else None
+        self.cache = ResultCache(cache_folder(opts.cache_dir)) if opts.use_cache else None
         self.journal = None
         self._write_errors: tuple[type[BaseException], ...] = (OSError,)
         if opts.journal is not None and opts.mode == "fix":  # the journal module loads for fix runs only
@@ -463,5 +463,5 @@ def run(items: Iterable[tuple[Path, str]], opts: RunOptions, state: RunState | N
                     _collect_unreported(rest, taken, state)
                 raise
     if opts.use_cache:
-        cache = worker_cache or ResultCache(opts.cache_dir or Path.cwd() / CACHE_DIR_NAME)
+        cache = worker_cache or ResultCache(cache_folder(opts.cache_dir))
         cache.prune()

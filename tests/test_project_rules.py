@@ -117,3 +117,32 @@ def test_learn_writes_a_pack_that_works(proj, capsys):
     main(["fix", "post00.md", "--no-cache", "-q"])
     text = (proj / "post00.md").read_text(encoding="utf-8")
     assert "Comments are closed" not in text and "Paragraph 2 of the story0 article" in text
+
+
+def test_the_folder_step_is_reused_only_while_every_note_gives_the_same_facts(proj, capsys, monkeypatch):
+    from tidymark import project
+
+    for i in range(3):
+        (proj / f"n{i}.md").write_text(note(f"https://example.org/{i}", para(f"seed{i}")), encoding="utf-8")
+    (proj / "n0-copy.md").write_text(note("https://example.org/0", "Another body."), encoding="utf-8")
+    args = ("check", ".", "--select", "DM006")
+    first = run_json(capsys, *args)[1]
+    assert sorted(i["path"] for i in first) == ["n0-copy.md", "n0.md"]
+    assert (proj / ".tidymark_cache" / project.PROJECT_CACHE_NAME).exists()
+    steps = []
+    real = project.run_project
+    monkeypatch.setattr(project, "run_project", lambda *a: steps.append(1) or real(*a))
+    assert run_json(capsys, *args)[1] == first and steps == []  # the same facts: the kept findings
+    (proj / "n2.md").write_text(note("https://example.org/1", para("seed2")), encoding="utf-8")  # now n1's URL
+    again = run_json(capsys, *args)[1]
+    assert steps == [1] and sorted(i["path"] for i in again) == ["n0-copy.md", "n0.md", "n1.md", "n2.md"]
+    assert run_json(capsys, *args, "--config", str(proj / ".tidymark.yaml"))[1] == again and steps == [1]
+    (proj / ".tidymark.yaml").write_text("rules:\n  DM006:\n    min-paragraphs: 2\n", encoding="utf-8")
+    run_json(capsys, *args)  # other options: the step runs again
+    assert steps == [1, 1]
+    (proj / ".tidymark_cache" / project.PROJECT_CACHE_NAME).write_text('{"key": 1', encoding="utf-8")
+    assert sorted(i["path"] for i in run_json(capsys, *args)[1]) == sorted(i["path"] for i in again)
+    assert steps == [1, 1, 1]  # a damaged kept step is run again
+    (proj / ".tidymark_cache" / project.PROJECT_CACHE_NAME).unlink()
+    run_json(capsys, *args, "--no-cache")
+    assert steps == [1, 1, 1, 1] and not (proj / ".tidymark_cache" / project.PROJECT_CACHE_NAME).exists()
