@@ -13,7 +13,9 @@ from tidymark.project import ProjectRule
 
 SAMPLE = 64
 _WORDS = re.compile(r"[\W_]+", re.UNICODE)
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$", re.M)
+# a fence line, found from the line break before it (searched for in "\n" + body): the
+# expression engine then looks for line breaks, where "^" with re.M would be tried at every character
+_FENCE = re.compile(r"\n {0,3}(`{3,}|~{3,})([^\n]*)")
 _BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)*\n")
 _READ_ORIGINAL = re.compile(r"^\[(?:Read Original|Original)\]\((https?://[^)\s]+)\)\s*$", re.M)
 
@@ -77,6 +79,8 @@ class DuplicateArticle(ProjectRule):
                 url = norm_url(m.group(1))
         paras = []
         for chunk in _paragraphs(doc.body_lf):
+            if len(chunk) < 40 and chunk.isascii():
+                continue  # fewer than 40 letters and digits
             t = _letters_and_digits(chunk.lower())
             if len(t) >= 40:
                 paras.append(int.from_bytes(hashlib.sha1(t).digest()[:6], "big"))
@@ -159,7 +163,7 @@ def _paragraphs(body: str) -> list[str]:
         kept: list[str] = []
         pos = 0
         fence = None
-        for m in _FENCE.finditer(body):
+        for m in _FENCE.finditer("\n" + body):  # offsets in body: the match's start is its line's
             marker, rest = m.group(1), m.group(2)
             if fence is None:
                 if marker[0] == "`" and "`" in rest:
@@ -167,7 +171,7 @@ def _paragraphs(body: str) -> list[str]:
                 kept.append(body[pos:m.start()])
                 fence = marker
             elif marker[0] == fence[0] and len(marker) >= len(fence) and not rest.strip():
-                pos = m.end()
+                pos = m.end() - 1
                 fence = None
         if fence is None:
             kept.append(body[pos:])

@@ -4,6 +4,7 @@ through the CLI, with the cache and with the process pool."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,44 @@ def test_paragraph_normal_form_is_the_word_expression(text):
 
     low = text.lower()
     assert _letters_and_digits(low) == _WORDS.sub("", low).encode()
+
+
+def _paragraphs_by_lines(body: str) -> list[str]:
+    """DM006's paragraphs, defined line by line: runs of non-blank lines, with every fence
+    (a line of three or more backticks or tildes indented at most three spaces, a backtick
+    one without a backtick after it) up to its closer (the same character, at least as
+    long, nothing after it) left out; a fence never closed leaves out the rest."""
+    lines, kept, fence = body.split("\n"), [], None
+    for line in lines:
+        m = re.match(r" {0,3}(`{3,}|~{3,})(.*)$", line)
+        if fence is None and m and not (m.group(1)[0] == "`" and "`" in m.group(2)):
+            fence = m.group(1)
+            kept.append("")
+        elif fence is not None:
+            if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not m.group(2).strip():
+                fence = None
+                kept.append("")
+        else:
+            kept.append(line)
+    if fence is not None:
+        kept.append("")
+    out, run = [], []
+    for line in kept + [""]:
+        if line.strip():
+            run.append(line)
+        elif run:
+            out.append("\n".join(run))
+            run = []
+    return out
+
+
+@given(st.lists(st.sampled_from(["```", "~~~", "````", " ```py", "    ```", "```x`", "~~~ ~", "text", "more text",
+                                 "", "  ", "\t", "`", " ~~~~"]), max_size=14))
+def test_paragraphs_leave_out_fenced_code(lines):
+    from tidymark.rules.dm006_duplicate_article import _paragraphs
+
+    body = "\n".join(lines)
+    assert [" ".join(p.split()) for p in _paragraphs(body)] == [" ".join(p.split()) for p in _paragraphs_by_lines(body)]
 
 
 def test_same_site_different_articles_are_not_duplicates(proj, capsys):
