@@ -285,7 +285,7 @@ def find_inline(text: str, start: int, end: int, protected: list[Span]) -> list[
             out.append(Inline("image" if image else "link", Span(s, ee), dest, Span(ds, de),
                               Span(open_ + 1, close)))
 
-    for m in _DEFINITION.finditer(text, start, end):
+    for m in (_DEFINITION.finditer(text, start, end) if text.find("]:", start, end) != -1 else ()):
         if is_protected_any(prot, m.start()):
             continue
         ds, de = m.span(2)

@@ -22,7 +22,7 @@ def _site(doc) -> str | None:
     urls = []
     if fm is not None and fm.error is None:
         urls = [v for k, v in fm.values.items() if str(k).lower() in SOURCE_URL_KEYS and isinstance(v, str)]
-    if not urls:
+    if not urls and "Original](" in doc.text:  # (the line-anchored search is tried at every character)
         m = _READ_ORIGINAL.search(doc.text, doc.body_start)
         urls = [m.group(1)] if m else []
     for u in urls:

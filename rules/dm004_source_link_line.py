@@ -11,7 +11,9 @@ from tidymark.rule import FixAvailability, Rule
 _READ_ORIGINAL = re.compile(
     r"^\[(?:Read Original|Read original|Original|Original article|Original Article|View original|原文链接|查看原文)\]"
     r"\(<?(?P<url>https?://[^)\s>]+)>?\)$")
-# a line that can start a `Read Original` link (text-only pre-check: no parse without one)
+# a line that can start a `Read Original` link (text-only pre-check: no parse without one),
+# searched only in a text holding one of the labels' endings with the link's `](`
+_READ_ORIGINAL_ENDINGS = ("Original](", "original](", "article](", "Article](", "原文链接](", "查看原文](")
 _READ_ORIGINAL_START = re.compile(
     r"^[ \t]*\[(?:Read Original|Read original|Original|Original article|Original Article|View original|原文链接|查看原文)\]\(",
     re.M)
@@ -74,7 +76,7 @@ class SourceLinkLine(Rule):
     def check(self, doc):
         text = doc.text
         if "SimpRead" not in text:
-            if not _READ_ORIGINAL_START.search(doc.body_lf):
+            if not any(e in text for e in _READ_ORIGINAL_ENDINGS) or not _READ_ORIGINAL_START.search(doc.body_lf):
                 return  # no line can match: spare the Markdown parse
         fm = doc.front_matter
         if fm is None or not fm.closed or fm.error is not None or fm.kind != "yaml":
