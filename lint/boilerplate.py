@@ -668,6 +668,7 @@ def _fenced_code_spans(doc) -> tuple[Span, ...]:
         return ()  # lower-casing moved offsets: raw HTML cannot be told apart from here
     out: list[Span] = []
     pos = start
+    html_from = start  # raw HTML opened from here on may still be open (before: checked already)
     for ls in _fence_lines(text, start):
         if ls < pos:
             continue  # inside a fence already found
@@ -675,15 +676,16 @@ def _fenced_code_spans(doc) -> tuple[Span, ...]:
         indent, marker, info = m.groups()
         a = m.start()
         if marker[0] == "`" and "`" in info:
-            pos = m.end()  # not a fence line at all
+            pos = m.end()  # not a fence line at all (an HTML block opened before it is still looked for)
             continue
         before = text[text.rfind("\n", 0, a - 1) + 1:a] if a > start else ""
         # (an HTML block opened before the last fence found would have ended the list there)
-        if indent or before.strip() or (low is not None and _raw_html_open_at(text, low, pos, a)):
+        if indent or before.strip() or (low is not None and _raw_html_open_at(text, low, html_from, a)):
             break  # the text alone cannot tell where code is from here on
-        pos = _closing_fence(text, m.end(), marker)
+        pos = html_from = _closing_fence(text, m.end(), marker)
         if text.startswith("\n", pos):
             pos += 1
+            html_from = pos
         out.append(Span(a, pos))
     return tuple(out)
 
@@ -922,10 +924,16 @@ def _wide() -> re.Pattern:
                       "\U00020000-\U0003fffd]")
 
 
+_HANGUL_JAMO = re.compile("[\u1100-\u115f]")  # the only wide characters below U+2E80
+
+
 def width(text: str) -> int:
     """Display width: wide (CJK) characters count 2."""
     if text.isascii():
         return len(text)
+    top = max(text)
+    if top < "\u1100" or (top < "\u2e80" and _HANGUL_JAMO.search(text) is None):
+        return len(text)  # no wide character (typographic quotes and dashes are not): no big expression
     return len(text) + len(_wide().findall(text))
 
 

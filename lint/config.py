@@ -10,7 +10,6 @@ the file, the key and what was expected (exit code 2).
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -159,6 +158,8 @@ def _read_table(path: Path) -> dict | None:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
     if path.name == "pyproject.toml":
+        import tomllib  # only for a pyproject.toml (YAML configuration files are the usual case)
+
         try:
             data = tomllib.loads(raw)
         except tomllib.TOMLDecodeError as exc:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any, Iterator
@@ -185,6 +184,8 @@ class FrontMatter:
                                      f"{MAX_CONTENT:,} tidymark reads; it was not checked")
         try:
             if self.kind == "toml":
+                import tomllib
+
                 data = tomllib.loads(self.content)
             elif self.kind == "json":
                 data = json.loads(self.content)

@@ -239,6 +239,7 @@ def test_only_lines_of_fenced_code_are_left_out(lines, front_matter, crlf):
     "<div>\n\n<pre>\n\n```\n\nprose\n\n</pre>\n\n```\n",              # raw HTML runs across blank lines
     "Intro\n```\ncode\n```\n\nprose\n\n```\n",                         # a fence right after text
     "İİ\n\n<pre>\n\n```\n\nprose\n\n</pre>\n\n```\n",                # lower-casing moves offsets
+    "<?php\n``` x`y\n\n```\nprose\n",                                   # raw HTML before a line that is no fence
 ])
 def test_fence_lines_the_text_cannot_settle_stop_the_emptying(text):
     doc = Document(text)
@@ -296,3 +297,15 @@ def test_fence_search_builds_nothing_from_the_document(monkeypatch):
     doc = Document(f"Intro\n\n{fence}\ncode\n{fence}`\n\ntext\n")
     assert bp.fenced_code_spans(doc) == (bp.Span(7, len(doc.text) - 6),)
     assert all(len(p) < 200 for p in built if isinstance(p, str))
+
+
+_WIDE_RANGES = re.compile("[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
+                          "\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\U00020000-\U0003fffd]")
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=st.one_of(st.characters(), st.sampled_from("\u1100\u115f\u1160\u2019\u2014\u2e7f\u2e80"
+                                                                     "\u303e\u303f\u4e2d\U00020000"))))
+def test_display_width_counts_the_wide_characters_twice(text):
+    # the shortcut for text without wide characters (no big expression compiled) gives the same
+    assert bp.width(text) == len(text) + len(_WIDE_RANGES.findall(text))
