@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -28,7 +29,7 @@ from tidymark.source import Span
 
 CACHE_DIR_NAME = ".tidymark_cache"
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
-FORMAT = 2
+FORMAT = 3
 #: An entry used again is marked as recently used (for pruning) at most this often (seconds).
 TOUCH_AFTER = 3600
 
@@ -84,12 +85,23 @@ def to_json(d: Diagnostic) -> dict:
     fix = None
     if d.fix is not None:
         fix = {"a": int(d.fix.applicability), "t": d.fix.title, "k": d.fix.kind.value,
-               "e": [[e.span.start, e.span.end, e.text] for e in d.fix.edits]}
+               "e": _EDITS_TO_JSON([[e.span.start, len(e.span), e.text] for e in d.fix.edits])}
     return {"c": d.code, "n": d.name, "m": d.message, "s": [d.span.start, d.span.end], "v": int(d.severity),
             "p": [d.line, d.column, d.end_line, d.end_column], "f": fix}
 
 
 _EDITS = Fix.__dict__["edits"]  # the slot of Fix.edits
+
+# A fix's edits are kept as one JSON string of [start, length, text] triples: reading an
+# entry back then costs one string, not a list per edit (an escaped body's fix has thousands,
+# and a warm run that prints text never looks at them).  The string is checked against this
+# expression when read (at C speed), so a damaged one is a cache miss, and once it matches it
+# can only parse to valid edits (lengths cannot be negative).
+_EDITS_TO_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_JSON_STR = r'"[^"\\\x00-\x1f]*+(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*+)*+"'
+_JSON_INT = r"(?:0|[1-9][0-9]*+)"
+_EDIT_JSON = rf"\[{_JSON_INT},{_JSON_INT},{_JSON_STR}\]"
+_EDITS_JSON = re.compile(rf"\[(?:{_EDIT_JSON}(?:,{_EDIT_JSON})*+)?\]")
 
 
 class _CachedFix(Fix):
@@ -105,7 +117,7 @@ class _CachedFix(Fix):
     def edits(self) -> tuple[Edit, ...]:
         raw = getattr(self, "_raw", None)
         if raw is not None:  # written in Fix's order, so no sorting again
-            _EDITS.__set__(self, tuple(Edit(Span(a, b), t) for a, b, t in raw))
+            _EDITS.__set__(self, tuple(Edit(Span(a, a + n), t) for a, n, t in json.loads(raw)))
             object.__setattr__(self, "_raw", None)
         return _EDITS.__get__(self, Fix)
 
@@ -129,9 +141,7 @@ class _CachedFix(Fix):
     def from_json(cls, f: dict) -> "_CachedFix":
         raw = f["e"]
         # checked now (cheaply), so that a damaged entry is a cache miss, not a later error
-        if not isinstance(raw, list) or not all(
-                type(e) is list and len(e) == 3 and type(e[0]) is int and type(e[1]) is int
-                and 0 <= e[0] <= e[1] and type(e[2]) is str for e in raw):
+        if type(raw) is not str or _EDITS_JSON.fullmatch(raw) is None:
             raise ValueError("damaged fix edits")
         fix = object.__new__(cls)
         object.__setattr__(fix, "_raw", raw)

@@ -140,7 +140,7 @@ class Worker:
                 return None
             hit = got[:2]
             if self.index is not None:
-                self._index(path, st, content, key, got[2])
+                self._index(path, st, time.time_ns(), content, key, got[2])
         res = FileResult(path, display)
         res.diagnostics, res.facts = hit
         if any(isinstance(r, ProjectRule) for r in rules) and not res.facts:
@@ -176,10 +176,11 @@ class Worker:
         self.index.record(name, sig, content, want, got[2])
         return got[:2]
 
-    def _index(self, path: Path, st: os.stat_result, content: str, key: str, entry: dict):
-        """What the run's index records for a file read now (None when it changed too recently)."""
+    def _index(self, path: Path, st: os.stat_result, read_ns: int, content: str, key: str, entry: dict):
+        """What the run's index records for a file read at ``read_ns`` with stat ``st`` taken
+        just before (None when it had changed too shortly before)."""
         sig = signature(st)
-        if not settled(sig, time.time_ns()):
+        if not settled(sig, read_ns):
             return None
         rec = (os.path.abspath(path), sig, content, key, entry)
         if self.index is not None:
@@ -194,6 +195,7 @@ class Worker:
         res = FileResult(path, display)
         try:
             doc = read_document(path, settings)
+            read_ns = time.time_ns()
         except DecodeError as exc:
             res.diagnostics, res.error = [engine_diagnostic(IO_ERROR, str(exc))], str(exc)
             return _at_start(res)
@@ -224,7 +226,7 @@ class Worker:
             if cached is None and key is not None and not _failed(res.diagnostics):
                 entry = self.cache.put(key, res.diagnostics, res.facts)
             if entry is not None and self.opts.warm_checked:  # for the main process's index
-                res.indexed = self._index(path, doc.stat, content, key, entry)  # type: ignore[attr-defined]
+                res.indexed = self._index(path, doc.stat, read_ns, content, key, entry)  # type: ignore[attr-defined]
             if self.opts.report:
                 from tidymark.report import removals
 

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, strategies as st
 
 import tidymark.rules
 from tidymark import cache, pipeline, registry
@@ -286,7 +287,20 @@ def test_a_cached_fix_builds_its_edits_on_first_use_and_behaves_as_the_fix():
     assert changed.edits == fix.edits and changed != fix
 
 
-@pytest.mark.parametrize("edits", [[[1]], [[3, 1, "x"]], [["1", 2, "x"]], "x", [[1, 2, None]]])
+@given(st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(0, 10 ** 4), st.text()), max_size=6))
+def test_fix_edits_come_back_from_an_entry_as_written(triples):
+    from tidymark.diagnostics import Applicability, Diagnostic, Edit, Fix, FixKind
+    from tidymark.source import Span
+
+    edits = tuple(sorted(Edit(Span(a, a + n), t) for a, n, t in triples))
+    fix = Fix(edits, Applicability.SAFE, "t", FixKind.REWRITE)
+    d = Diagnostic("X1", "x", "m", Span(0, 1), fix=fix, line=1, column=1, end_line=1, end_column=2)
+    written = json.loads(json.dumps(cache.to_json(d), ensure_ascii=False))
+    assert cache.from_json(written).fix.edits == fix.edits
+
+
+@pytest.mark.parametrize("edits", ["[[1]]", '[[3,-1,"x"]]', '[["1",2,"x"]]', "x", "[[1,2,null]]", '[[01,2,"x"]]',
+                                   '[[0,1,"\\q"]]', '[[0,1,"x"],]', [[0, 1, "x"]], None])
 def test_damaged_fix_edits_in_an_entry_are_a_miss(tmp_path, edits):
     rc = cache.ResultCache(tmp_path / "c")
     rc.put("c" * 64, [])
@@ -296,7 +310,7 @@ def test_damaged_fix_edits_in_an_entry_are_a_miss(tmp_path, edits):
         return json.dumps({"d": [{"c": "X1", "n": "x", "m": "m", "s": [0, 1], "v": 2, "p": [1, 1, 1, 2],
                                   "f": {"a": 2, "t": "t", "k": "rewrite", "e": e}}], "f": {}})
 
-    p.write_text(entry([[0, 1, "x"]]), encoding="utf-8")
+    p.write_text(entry('[[0,1,"x"]]'), encoding="utf-8")
     assert rc.get("c" * 64)[0][0].fix.edits[0].text == "x"  # the entry's shape is right
     p.write_text(entry(edits), encoding="utf-8")
     assert rc.get("c" * 64) is None
