@@ -97,7 +97,7 @@ _EDITS = Fix.__dict__["edits"]  # the slot of Fix.edits
 # and a warm run that prints text never looks at them).  The string is checked against this
 # expression when read (at C speed), so a damaged one is a cache miss, and once it matches it
 # can only parse to valid edits (lengths cannot be negative).
-_EDITS_TO_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_EDITS_TO_JSON = _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _JSON_STR = r'"[^"\\\x00-\x1f]*+(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*+)*+"'
 _JSON_INT = r"(?:0|[1-9][0-9]*+)"
 _EDIT_JSON = rf"\[{_JSON_INT},{_JSON_INT},{_JSON_STR}\]"
@@ -291,6 +291,10 @@ def signature(st: os.stat_result) -> list[int]:
 RACY_NS = 2_000_000_000
 INDEX_NAME = "files.json"
 INDEX_FORMAT = 1
+#: Entries longer than this (as JSON) are not copied into the index, only their key: a note
+#: with many findings is answered from its entry file, and the index a warm run holds in memory
+#: stays small (~1 KB per file).
+INDEX_ENTRY_MAX = 2048
 
 
 def settled(sig: list[int], read_ns: int) -> bool:
@@ -304,17 +308,17 @@ class FileIndex:
 
     A file whose stat signature is the recorded one has the recorded bytes (as in git's
     index): its digest is not computed again, and when its recorded entry key is the one
-    today's code and rules give for that digest, the recorded entry is its result.  Every
-    record is checked this way on its own, so a record can be old, missing or lost to a
-    concurrent run, never wrong.  Saving merges with what other runs saved meanwhile; the
-    file is bounded to a quarter of the cache's size, the records least recently seen going
-    first.
+    today's code and rules give for that digest, the recorded entry is its result (a long
+    entry is not copied: its entry file is read).  Every record is checked this way on its
+    own, so a record can be old, missing or lost to a concurrent run, never wrong.  Saving
+    merges with what other runs saved meanwhile; the file is bounded to a sixteenth of the
+    cache's size, the records least recently seen going first.
     """
 
     def __init__(self, directory: Path, max_bytes: int = DEFAULT_MAX_BYTES):
         self.directory = directory
         self.path = directory / INDEX_NAME
-        self.max_bytes = max_bytes // 4
+        self.max_bytes = max_bytes // 16
         self._records: dict[str, list] | None = None
         self._loaded_stat: list[int] | None = None
         self._changed: dict[str, list] = {}
@@ -329,15 +333,16 @@ class FileIndex:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return {}, None
 
-    def lookup(self, name: str, sig: list[int]) -> tuple[str, str, dict] | None:
-        """(digest, entry key, entry) recorded for the file ``name`` with this signature, or None."""
+    def lookup(self, name: str, sig: list[int]) -> tuple[str, str, dict | None] | None:
+        """(digest, entry key, entry) recorded for the file ``name`` with this signature, or
+        None; the entry is None when it was too long to copy (read it from its file)."""
         if self._records is None:
             self._records, self._loaded_stat = self._load()
         rec = self._records.get(name)
         if type(rec) is not list or len(rec) != 5 or rec[0] != sig:
             return None
         _, content, key, entry, seen = rec
-        if type(content) is not str or type(key) is not str or type(entry) is not dict:
+        if type(content) is not str or type(key) is not str or not (entry is None or type(entry) is dict):
             return None
         if type(seen) is int and time.time() - seen > TOUCH_AFTER:
             self._changed[name] = [sig, content, key, entry, int(time.time())]  # recently used
@@ -349,6 +354,8 @@ class FileIndex:
         old = self._records.get(name)
         if type(old) is list and len(old) == 5 and old[:3] == [sig, content, key]:
             return
+        if len(_ENCODE(entry)) > INDEX_ENTRY_MAX:
+            entry = None
         self._changed[name] = [sig, content, key, entry, int(time.time())]
 
     def save(self) -> None:

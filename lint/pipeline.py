@@ -168,12 +168,13 @@ class Worker:
             return None
         content, key, entry = rec
         want = self.cache.key_for_digest(content, fp)
-        if key == want:
+        if key == want and entry is not None:
             return parse_entry(entry)
-        got = self.cache.get_entry(want)  # same bytes, other rules or code: their own entry
+        got = self.cache.get_entry(want)  # a long entry, or the same bytes under other rules or code
         if got is None:
             return None
-        self.index.record(name, sig, content, want, got[2])
+        if key != want:
+            self.index.record(name, sig, content, want, got[2])
         return got[:2]
 
     def _index(self, path: Path, st: os.stat_result, read_ns: int, content: str, key: str, entry: dict):

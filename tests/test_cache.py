@@ -359,6 +359,18 @@ def test_a_warm_run_answers_unchanged_files_from_the_index_without_reading_them(
     assert check_concise(capsys) == cold
 
 
+def test_a_long_entry_is_not_copied_into_the_index_and_still_answers_without_reading(folder, capsys,
+                                                                                    monkeypatch, request):
+    monkeypatch.setattr(cache, "INDEX_ENTRY_MAX", 200)  # BAD's entry (two findings) is longer
+    cold = check_concise(capsys)
+    records = index_records(folder)
+    long = [r for r in records.values() if r[3] is None]
+    assert len(long) == 10 and len(records) == 20  # the BAD notes: key only; the CLEAN ones: copied
+    request.getfixturevalue("no_reading")
+    request.getfixturevalue("no_checking")
+    assert check_concise(capsys) == cold
+
+
 def test_a_file_rewritten_with_the_same_size_and_modification_time_is_read_again(folder, capsys):
     check_concise(capsys)
     note = folder / "n01.md"
@@ -433,7 +445,7 @@ def test_index_saves_of_concurrent_runs_are_merged(tmp_path):
 
 
 def test_the_index_is_bounded_keeping_the_records_seen_last(tmp_path, monkeypatch):
-    idx = cache.FileIndex(tmp_path, max_bytes=4 * 3000)  # a quarter: 3000 bytes for the index
+    idx = cache.FileIndex(tmp_path, max_bytes=16 * 3000)  # a sixteenth: 3000 bytes for the index
     clock = iter(range(1_000_000, 2_000_000, 10))
     monkeypatch.setattr(cache.time, "time", lambda: next(clock))
     for i in range(40):
