@@ -85,7 +85,7 @@ def to_json(d: Diagnostic) -> dict:
     fix = None
     if d.fix is not None:
         fix = {"a": int(d.fix.applicability), "t": d.fix.title, "k": d.fix.kind.value,
-               "e": _EDITS_TO_JSON([[e.span.start, len(e.span), e.text] for e in d.fix.edits])}
+               "e": _compact_json([[e.span.start, len(e.span), e.text] for e in d.fix.edits])}
     return {"c": d.code, "n": d.name, "m": d.message, "s": [d.span.start, d.span.end], "v": int(d.severity),
             "p": [d.line, d.column, d.end_line, d.end_column], "f": fix}
 
@@ -97,7 +97,7 @@ _EDITS = Fix.__dict__["edits"]  # the slot of Fix.edits
 # and a warm run that prints text never looks at them).  The string is checked against this
 # expression when read (at C speed), so a damaged one is a cache miss, and once it matches it
 # can only parse to valid edits (lengths cannot be negative).
-_EDITS_TO_JSON = _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # as every cache file is written
 _JSON_STR = r'"[^"\\\x00-\x1f]*+(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*+)*+"'
 _JSON_INT = r"(?:0|[1-9][0-9]*+)"
 _EDIT_JSON = rf"\[{_JSON_INT},{_JSON_INT},{_JSON_STR}\]"
@@ -183,10 +183,7 @@ def write_entry(directory: Path, path: Path, data) -> None:
             (directory / ".gitignore").write_text("# created by tidymark\n*\n", encoding="utf-8")
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            if isinstance(data, str):  # already serialised
-                fh.write(data)
-            else:
-                json.dump(data, fh, ensure_ascii=False, separators=(",", ":"))
+            fh.write(data if isinstance(data, str) else _compact_json(data))  # (a str: already serialised)
         os.replace(tmp, path)
     except OSError:
         if tmp is not None:
@@ -354,7 +351,7 @@ class FileIndex:
         old = self._records.get(name)
         if type(old) is list and len(old) == 5 and old[:3] == [sig, content, key]:
             return
-        if len(_ENCODE(entry)) > INDEX_ENTRY_MAX:
+        if len(_compact_json(entry)) > INDEX_ENTRY_MAX:
             entry = None
         self._changed[name] = [sig, content, key, entry, int(time.time())]
 
@@ -370,7 +367,7 @@ class FileIndex:
         if on_disk != self._loaded_stat:  # another run saved meanwhile: keep its records too
             records = self._load()[0]
         records.update(self._changed)
-        data = json.dumps({"format": INDEX_FORMAT, "files": records}, ensure_ascii=False, separators=(",", ":"))
+        data = _compact_json({"format": INDEX_FORMAT, "files": records})
         if len(data) > self.max_bytes:
             newest = sorted(records.items(), key=lambda kv: kv[1][4] if type(kv[1]) is list and len(kv[1]) == 5
                             and type(kv[1][4]) is int else 0, reverse=True)
@@ -381,6 +378,6 @@ class FileIndex:
                     break
                 kept[name] = rec
             records = kept
-            data = json.dumps({"format": INDEX_FORMAT, "files": records}, ensure_ascii=False, separators=(",", ":"))
+            data = _compact_json({"format": INDEX_FORMAT, "files": records})
         self._records, self._changed = records, {}
         write_entry(self.directory, self.path, data)

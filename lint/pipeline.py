@@ -140,7 +140,9 @@ class Worker:
                 return None
             hit = got[:2]
             if self.index is not None:
-                self._index(path, st, time.time_ns(), content, key, got[2])
+                rec = _index_record(path, st, time.time_ns(), content, key, got[2])
+                if rec is not None:
+                    self.index.record(*rec)
         res = FileResult(path, display)
         res.diagnostics, res.facts = hit
         if any(isinstance(r, ProjectRule) for r in rules) and not res.facts:
@@ -176,17 +178,6 @@ class Worker:
         if key != want:
             self.index.record(name, sig, content, want, got[2])
         return got[:2]
-
-    def _index(self, path: Path, st: os.stat_result, read_ns: int, content: str, key: str, entry: dict):
-        """What the run's index records for a file read at ``read_ns`` with stat ``st`` taken
-        just before (None when it had changed too shortly before)."""
-        sig = signature(st)
-        if not settled(sig, read_ns):
-            return None
-        rec = (os.path.abspath(path), sig, content, key, entry)
-        if self.index is not None:
-            self.index.record(*rec)
-        return rec
 
     def process(self, path: Path, display: str) -> FileResult:
         mode = self.opts.mode
@@ -227,7 +218,7 @@ class Worker:
             if cached is None and key is not None and not _failed(res.diagnostics):
                 entry = self.cache.put(key, res.diagnostics, res.facts)
             if entry is not None and self.opts.warm_checked:  # for the main process's index
-                res.indexed = self._index(path, doc.stat, read_ns, content, key, entry)  # type: ignore[attr-defined]
+                res.indexed = _index_record(path, doc.stat, read_ns, content, key, entry)  # type: ignore[attr-defined]
             if self.opts.report:
                 from tidymark.report import removals
 
@@ -295,6 +286,16 @@ class Worker:
         except BaseException:
             self.journal.forget(real)
             raise
+
+
+def _index_record(path: Path, st: os.stat_result, read_ns: int, content: str, key: str,
+                  entry: dict) -> tuple | None:
+    """What the run's index records for a file read at ``read_ns`` with stat ``st`` taken
+    just before (None when it had changed too shortly before)."""
+    sig = signature(st)
+    if not settled(sig, read_ns):
+        return None
+    return os.path.abspath(path), sig, content, key, entry
 
 
 def _failed(diags) -> bool:

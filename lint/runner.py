@@ -165,13 +165,9 @@ def read_document(path: Path, settings: Settings) -> Document:
     return doc
 
 
-def read_bytes(path: Path, settings: Settings) -> bytes:
-    """A regular file's bytes, within the size limit; raises OSError or DecodeError."""
-    return read_bytes_and_stat(path, settings)[0]
-
-
 def read_bytes_and_stat(path: Path, settings: Settings) -> tuple[bytes, os.stat_result]:
-    """A regular file's bytes and its stat taken just before reading them."""
+    """A regular file's bytes, within the size limit, and its stat taken just before reading
+    them; raises OSError or DecodeError."""
     # stat first: opening a FIFO (or a device) for reading would block before fstat could refuse it
     if not stat.S_ISREG(os.stat(path).st_mode):
         raise DecodeError("not a regular file")
