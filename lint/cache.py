@@ -5,7 +5,8 @@ data, the Python version, and the exact rules with their options that run on the
 so no change of content, rule, option or tidymark version can reuse a stale result.
 Entries are small JSON files in a sharded folder, written through a temporary file and
 renamed into place, so concurrent runs never see half an entry.  The folder is bounded:
-at the end of a run, least recently used entries beyond ``max_bytes`` are deleted.
+at the end of a run, the shard folders it wrote to are pruned, least recently used entries
+first, to their share of ``max_bytes``.
 
 A run over a folder also keeps a :class:`FileIndex`: for each file, its stat signature, the
 digest of its bytes and its last result, in one file.  An unchanged file is then answered
@@ -29,6 +30,8 @@ from tidymark.source import Span
 
 CACHE_DIR_NAME = ".tidymark_cache"
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+#: Entries are kept in 256 shard folders named by the first two hex digits of their key.
+SHARDS = 256
 FORMAT = 3
 #: An entry used again is marked as recently used (for pruning) at most this often (seconds).
 TOUCH_AFTER = 3600
@@ -194,9 +197,9 @@ def write_entry(directory: Path, path: Path, data) -> None:
 
 
 class ResultCache:
-    def __init__(self, directory: Path, max_bytes: int = DEFAULT_MAX_BYTES):
+    def __init__(self, directory: Path, max_bytes: int | None = None):
         self.directory = directory
-        self.max_bytes = max_bytes
+        self.max_bytes = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
         self.hits = 0
         self.misses = 0
 
@@ -247,31 +250,64 @@ class ResultCache:
         write_entry(self.directory, self._path(key), entry)
         return entry
 
-    def prune(self) -> int:
-        """Delete least recently used entries beyond ``max_bytes``; returns how many."""
+    def prune(self, since_ns: int | None = None) -> int:
+        """Delete least recently used entries beyond the bound; returns how many.
+
+        Without ``since_ns``: the whole folder, down to ``max_bytes``.  With it (the time a
+        run started): only the shard folders written since then, each down to its share of
+        ``max_bytes`` (keys are uniform, so the shares fill alike).  A run that wrote one
+        entry lists one shard, not the whole cache: its cost does not grow with the cache.
+        """
+        if since_ns is None:
+            return self._prune_files(self._shard_files(self._shards()), self.max_bytes)
+        removed = 0
+        share = self.max_bytes / SHARDS
+        for shard in self._shards(since_ns - RACY_NS):
+            removed += self._prune_files(self._shard_files([shard]), share)
+        return removed
+
+    def _shards(self, changed_since_ns: int | None = None) -> list[str]:
+        """The shard folders (those changed at or after ``changed_since_ns``, if given)."""
         try:
-            entries = []
-            total = 0
-            for sub in self.directory.iterdir():
-                if not sub.is_dir():
-                    continue
-                for f in sub.iterdir():
-                    st = f.stat()
-                    entries.append((st.st_mtime, st.st_size, f))
-                    total += st.st_size
+            with os.scandir(self.directory) as it:
+                return [e.path for e in it if len(e.name) == 2 and e.is_dir(follow_symlinks=False)
+                        and (changed_since_ns is None or e.stat().st_mtime_ns >= changed_since_ns)]
         except OSError:
+            return []
+
+    @staticmethod
+    def _shard_files(shards: list[str]) -> list[tuple[float, int, str]]:
+        """(last use, size, path) of every entry in these shard folders."""
+        out = []
+        for shard in shards:
+            try:
+                with os.scandir(shard) as it:
+                    for e in it:
+                        try:
+                            st = e.stat(follow_symlinks=False)
+                        except OSError:
+                            continue
+                        out.append((st.st_mtime, st.st_size, e.path))
+            except OSError:
+                continue
+        return out
+
+    @staticmethod
+    def _prune_files(files: list[tuple[float, int, str]], bound: float) -> int:
+        """Delete the least recently used of ``files`` until they hold 80 % of ``bound``
+        (nothing when they are within it)."""
+        total = sum(size for _, size, _ in files)
+        if total <= bound:
             return 0
         removed = 0
-        if total <= self.max_bytes:
-            return 0
-        for _, size, f in sorted(entries):
+        for _, size, path in sorted(files):
             try:
-                f.unlink()
+                os.unlink(path)
             except OSError:
                 continue
             removed += 1
             total -= size
-            if total <= self.max_bytes * 0.8:
+            if total <= bound * 0.8:
                 break
         return removed
 

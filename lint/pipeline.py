@@ -417,6 +417,7 @@ def run(items: Iterable[tuple[Path, str]], opts: RunOptions, state: RunState | N
     yielded are put in ``state.unreported``.
     """
     items = list(items)
+    started_ns = time.time_ns()
     if opts.use_cache and opts.mode == "check" and not opts.report and len(items) >= SERIAL_BELOW \
             and not opts.warm_checked:
         yield from _run_warm_first(items, opts, state)
@@ -468,4 +469,4 @@ def run(items: Iterable[tuple[Path, str]], opts: RunOptions, state: RunState | N
                 raise
     if opts.use_cache:
         cache = worker_cache or ResultCache(cache_folder(opts.cache_dir))
-        cache.prune()
+        cache.prune(since_ns=started_ns)  # the shards this run wrote to

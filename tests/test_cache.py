@@ -118,6 +118,33 @@ def test_pruning_keeps_the_folder_under_its_bound(tmp_path):
     assert sum(p.stat().st_size for p in (tmp_path / "c").glob("??/*.json")) <= 20_000
 
 
+def test_a_run_prunes_only_the_shards_it_wrote_each_to_its_share(proj, capsys, monkeypatch):
+    folder = proj / ".tidymark_cache"
+    rc = cache.ResultCache(folder)
+    stale = [f"00{i:062x}" for i in range(20)]  # one shard over its share, not written by the run
+    for key in stale:
+        rc.put(key, [], {"pad": "x" * 400})
+    old = 1_000_000_000
+    for key in stale:
+        os.utime(rc._path(key), (old, old))
+    os.utime(folder / "00", (old, old))
+    listed = []
+    scandir = os.scandir
+    monkeypatch.setattr(cache.os, "scandir",
+                        lambda p: (str(p).startswith(str(folder)) and listed.append(os.path.relpath(p, folder)))
+                        or scandir(p))
+    monkeypatch.setattr(cache, "DEFAULT_MAX_BYTES", 256 * 2000)  # a share of 2,000 bytes
+    check(capsys)
+    seen = sorted(listed)
+    written = {p.parent.name for p in folder.glob("??/*.json")} - {"00"}
+    assert written and seen == [".", *sorted(written)]  # the run's shards only
+    assert all(rc._path(k).exists() for k in stale)  # over its share, but untouched by the run
+    rc.max_bytes = cache.DEFAULT_MAX_BYTES
+    assert rc.prune(since_ns=0) > 0  # every shard is "written since 0": now it is pruned
+    left = list((folder / "00").glob("*.json"))
+    assert 0 < sum(p.stat().st_size for p in left) <= 2000 * 0.8
+
+
 def test_concurrent_runs_share_the_cache_safely(tmp_path):
     for i in range(60):
         (tmp_path / f"n{i:02d}.md").write_text(BAD if i % 2 else CLEAN, encoding="utf-8")
@@ -458,7 +485,7 @@ def test_the_index_is_bounded_keeping_the_records_seen_last(tmp_path, monkeypatc
 
 def test_a_run_ends_its_result_stream_so_the_cache_is_pruned_and_the_index_saved(folder, capsys, monkeypatch):
     pruned = []
-    monkeypatch.setattr(cache.ResultCache, "prune", lambda self: pruned.append(self.directory) or 0)
+    monkeypatch.setattr(cache.ResultCache, "prune", lambda self, since_ns=None: pruned.append(self.directory) or 0)
     check_concise(capsys)
     assert pruned == [folder / ".tidymark_cache"]
     assert (folder / ".tidymark_cache" / cache.INDEX_NAME).exists()
