@@ -15,7 +15,8 @@ It is a library of pure functions with no dependency on the lint engine:
 ``looks_proxied(text)``
     A very cheap test of a whole document: ``False`` means no URL in it can match any scheme.
 ``load_schemes(path=None, extra=None)``
-    The scheme table, loaded once from ``rules/data/image_proxies.yaml`` and validated.
+    The scheme table, loaded once from ``rules/data/image_proxies.yaml`` and validated (the
+    built-in table's patterns are compiled on first use; the test suite validates them all).
 
 The scheme table
 ================
@@ -111,7 +112,7 @@ import importlib.util
 import re
 import string
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -391,11 +392,16 @@ class Scheme:
     status: str
     hosts: tuple[str, ...]
     markers: tuple[str, ...]
-    pattern: re.Pattern[str]
+    source: str             # the regular expression of ``pattern``
     decode: str | None
     params: Mapping[str, Any]
     examples: tuple[Example, ...]
     note: str = ""
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        """The row's compiled expression (the built-in table's rows compile on first use)."""
+        return re.compile(self.source)
 
     @property
     def opaque(self) -> bool:
@@ -552,8 +558,13 @@ def _str_list(row: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _parse_scheme(row: Any, position: str) -> Scheme:
-    """Validate one table row (a mapping) and build its :class:`Scheme`."""
+def _parse_scheme(row: Any, position: str, compiled: bool = True) -> Scheme:
+    """Validate one table row (a mapping) and build its :class:`Scheme`.
+
+    ``compiled=False`` (the built-in table, whose rows the test suite validates whole) leaves
+    the pattern to be compiled on first use, and with it the checks that need it (named
+    groups of the decoder and template): a one-file run compiles only the rows it tries.
+    """
     if not isinstance(row, Mapping):
         raise ValueError(f"image proxy scheme {position}: a row must be a mapping, got {row!r}")
     raw_id = row.get("id")
@@ -589,10 +600,12 @@ def _parse_scheme(row: Any, position: str) -> Scheme:
 
     if not isinstance(row["pattern"], str):
         raise _fail(where, "pattern", "must be a string")
-    try:
-        pattern = re.compile(row["pattern"])
-    except re.error as exc:
-        raise _fail(where, "pattern", f"bad regular expression: {exc}") from None
+    pattern = None
+    if compiled:
+        try:
+            pattern = re.compile(row["pattern"])
+        except re.error as exc:
+            raise _fail(where, "pattern", f"bad regular expression: {exc}") from None
 
     decode = row.get("decode")
     raw_params = row.get("params") or {}
@@ -612,13 +625,16 @@ def _parse_scheme(row: Any, position: str) -> Scheme:
         params = _check_params(DECODERS[decode], decode, raw_params, pattern, where)
 
     examples = _parse_examples(row.get("examples"), status, where)
-    return Scheme(id=raw_id, name=name, status=status, hosts=hosts, markers=markers,
-                  pattern=pattern, decode=decode, params=params, examples=examples, note=note)
+    scheme = Scheme(id=raw_id, name=name, status=status, hosts=hosts, markers=markers,
+                    source=row["pattern"], decode=decode, params=params, examples=examples, note=note)
+    if pattern is not None:
+        scheme.__dict__["pattern"] = pattern  # (compiled above: the cached property's value)
+    return scheme
 
 
-def _check_params(decoder: Decoder, decode: str, raw: Mapping[str, Any], pattern: re.Pattern[str],
+def _check_params(decoder: Decoder, decode: str, raw: Mapping[str, Any], pattern: re.Pattern[str] | None,
                   where: str) -> dict[str, Any]:
-    missing_groups = decoder.groups - set(pattern.groupindex)
+    missing_groups = decoder.groups - set(pattern.groupindex) if pattern is not None else ()
     if missing_groups:
         raise _fail(where, "pattern", f"decoder {decode!r} needs the named group(s) "
                     + ", ".join(sorted(missing_groups)))
@@ -643,13 +659,13 @@ def _check_params(decoder: Decoder, decode: str, raw: Mapping[str, Any], pattern
     return params
 
 
-def _check_template(template: str, pattern: re.Pattern[str], where: str) -> None:
+def _check_template(template: str, pattern: re.Pattern[str] | None, where: str) -> None:
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
     except ValueError as exc:
         raise _fail(where, "params", f"bad template: {exc}") from None
     for name in fields:
-        if name not in pattern.groupindex:
+        if pattern is not None and name not in pattern.groupindex:
             raise _fail(where, "params", f"template field {{{name}}} is not a named group of the pattern")
 
 
@@ -674,8 +690,9 @@ def _parse_examples(raw: Any, status: str, where: str) -> tuple[Example, ...]:
     return tuple(examples)
 
 
-def parse_table(data: Any, source: str = "table") -> SchemeTable:
-    """Validate a loaded table document (``{"version": 1, "schemes": [...]}``)."""
+def parse_table(data: Any, source: str = "table", compiled: bool = True) -> SchemeTable:
+    """Validate a loaded table document (``{"version": 1, "schemes": [...]}``); see
+    :func:`_parse_scheme` for ``compiled``."""
     if not isinstance(data, Mapping):
         raise ValueError(f"{source}: the image proxy table must be a mapping with a 'schemes' list")
     unknown = sorted(set(data) - _TOP_KEYS, key=str)
@@ -686,7 +703,7 @@ def parse_table(data: Any, source: str = "table") -> SchemeTable:
     rows = data.get("schemes")
     if not isinstance(rows, list):
         raise ValueError(f"{source}: 'schemes' must be a list")
-    return SchemeTable(_parse_scheme(row, f"#{i} in {source}") for i, row in enumerate(rows, 1))
+    return SchemeTable(_parse_scheme(row, f"#{i} in {source}", compiled) for i, row in enumerate(rows, 1))
 
 
 @lru_cache(maxsize=1)
@@ -711,12 +728,12 @@ def default_table_path() -> Path:
 
 
 @lru_cache(maxsize=8)
-def _load_file(path: str) -> SchemeTable:
+def _load_file(path: str, compiled: bool = True) -> SchemeTable:
     import yaml  # the C loader: this table is read at every start-up
 
     with open(path, encoding="utf-8") as fh:
         data = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    return parse_table(data, source=path)
+    return parse_table(data, source=path, compiled=compiled)
 
 
 def load_schemes(path: str | Path | None = None,
@@ -728,7 +745,8 @@ def load_schemes(path: str | Path | None = None,
     the others are tried first, in the order given.  Raises ``ValueError`` naming the row
     and field of the first invalid entry.
     """
-    table = _load_file(str(path if path is not None else default_table_path()))
+    table = (_load_file(str(path)) if path is not None
+             else _load_file(str(default_table_path()), compiled=False))
     if not extra:
         return table
     if isinstance(extra, (str, bytes, Mapping)) or not isinstance(extra, Sequence):

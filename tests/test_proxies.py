@@ -20,6 +20,7 @@ from tidymark.proxies import (
     default_table_path,
     load_schemes,
     looks_proxied,
+    parse_table,
     prefilter_needles,
     unwrap,
 )
@@ -102,6 +103,23 @@ def test_table_loads_from_the_package_data():
     assert default_table_path().parts[-3:] == ("rules", "data", "image_proxies.yaml")
     assert isinstance(TABLE, SchemeTable) and len(TABLE) >= 20
     assert load_schemes() is TABLE  # read and validated once
+
+
+def test_the_built_in_table_validates_whole_and_compiles_its_patterns_on_first_use():
+    import yaml
+
+    with open(default_table_path(), encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    eager = parse_table(data)  # every pattern compiled, its named groups checked
+    assert [s.id for s in eager] == [s.id for s in TABLE]
+    assert all("pattern" in s.__dict__ for s in eager)
+    lazy = parse_table(data, compiled=False)
+    row = lazy.by_id("omnivore")
+    assert not any("pattern" in s.__dict__ for s in lazy)
+    url = omnivore("https://example.org/a.png")
+    (lazy_row, lazy_out), (eager_row, eager_out) = lazy.first_match(url), eager.first_match(url)
+    assert lazy_row.id == eager_row.id == "omnivore" and lazy_out == eager_out == "https://example.org/a.png"
+    assert "pattern" in row.__dict__ and sum("pattern" in s.__dict__ for s in lazy) < len(lazy)
 
 
 def test_every_scheme_has_an_example():
