@@ -162,6 +162,14 @@ def from_json(o: dict) -> Diagnostic:
     return Diagnostic(o["c"], o["n"], o["m"], Span(*o["s"]), Severity(o["v"]), fix, line, col, eline, ecol)
 
 
+@lru_cache(maxsize=64)
+def _key_hasher(code_fp: str, rules_fp: str):
+    """The hash of the code and rules fingerprints, to which each key adds its content."""
+    h = hashlib.sha256(code_fp.encode())
+    h.update(rules_fp.encode())
+    return h
+
+
 def parse_entry(raw) -> tuple[list[Diagnostic], dict] | None:
     """The diagnostics and facts of a stored entry, or None when it is damaged."""
     try:
@@ -209,8 +217,7 @@ class ResultCache:
     @staticmethod
     def key_for_digest(content_digest: str, rules_fp: str) -> str:
         """The entry key of content with this :func:`digest` under these rules."""
-        h = hashlib.sha256(code_fingerprint().encode())
-        h.update(rules_fp.encode())
+        h = _key_hasher(code_fingerprint(), rules_fp).copy()
         h.update(bytes.fromhex(content_digest))
         return h.hexdigest()
 

@@ -97,20 +97,24 @@ class Worker:
 
             self.journal = Journal(opts.journal)
             self._write_errors = (OSError, JournalError)
-        self._fps: dict[tuple, str] = {}
-        self._last_fp: tuple[list, str] | None = None
+        self._fps: dict[tuple, tuple[str, bool]] = {}
+        self._last_fp: tuple[list, tuple[str, bool]] | None = None
         self.index: FileIndex | None = None  # the run's file index (main process of a warm-first run)
 
     def _fingerprint(self, rules) -> str:
+        return self._rules_key(rules)[0]
+
+    def _rules_key(self, rules) -> tuple[str, bool]:
+        """The fingerprint of a rule list, and whether a cross-document rule is in it."""
         last = self._last_fp
         if last is not None and last[0] is rules:  # the same rule list as the file before (held: no id reuse)
             return last[1]
         key = tuple(map(id, rules))
-        fp = self._fps.get(key)
-        if fp is None:
-            fp = self._fps[key] = rules_fingerprint(rules)
-        self._last_fp = (rules, fp)
-        return fp
+        got = self._fps.get(key)
+        if got is None:
+            got = self._fps[key] = (rules_fingerprint(rules), any(isinstance(r, ProjectRule) for r in rules))
+        self._last_fp = (rules, got)
+        return got
 
     def cached(self, path: Path, display: str) -> FileResult | None:
         """The check result of an unchanged file straight from the cache, or None.
@@ -123,7 +127,7 @@ class Worker:
             return None
         settings = self.resolver.for_file(path)  # walked files and named non-folders
         rules = self.book.rules_for_file(settings, path)
-        fp = self._fingerprint(rules)
+        fp, project = self._rules_key(rules)
         hit = None
         if self.index is not None and not self.opts.keep_text:
             hit = self._from_index(path, settings, fp)
@@ -145,7 +149,7 @@ class Worker:
                     self.index.record(*rec)
         res = FileResult(path, display)
         res.diagnostics, res.facts = hit
-        if any(isinstance(r, ProjectRule) for r in rules) and not res.facts:
+        if project and not res.facts:
             return None
         if self.opts.keep_text:
             try:
