@@ -9,7 +9,7 @@ at the end of a run, the shard folders it wrote to are pruned, least recently us
 first, to their share of ``max_bytes``.
 
 A run over a folder also keeps a :class:`FileIndex`: for each file, its stat signature, the
-digest of its bytes and its last result, in one file.  An unchanged file is then answered
+digest of its bytes and its last result, in one file per folder of notes.  An unchanged file is then answered
 with one ``stat``: not read, not hashed, no entry file opened.
 """
 
@@ -329,12 +329,16 @@ def signature(st: os.stat_result) -> list[int]:
 #: A file changed this shortly before it was read is not indexed: a second change within the
 #: same tick of a coarse file-system clock would leave its signature as it was.
 RACY_NS = 2_000_000_000
-INDEX_NAME = "files.json"
-INDEX_FORMAT = 1
+#: The index is a folder of the cache folder: one JSON file per folder of notes.
+INDEX_NAME = "index"
+INDEX_FORMAT = 2
 #: Entries longer than this (as JSON) are not copied into the index, only their key: a note
 #: with many findings is answered from its entry file, and the index a warm run holds in memory
 #: stays small (~1 KB per file).
 INDEX_ENTRY_MAX = 2048
+#: Folders whose index files a run holds at once (a walk in path order leaves a folder for its
+#: sub-folders and comes back to it: a few are kept open).
+OPEN_FOLDERS = 16
 
 
 def settled(sig: list[int], read_ns: int) -> bool:
@@ -342,85 +346,139 @@ def settled(sig: list[int], read_ns: int) -> bool:
     return max(sig[3], sig[4]) < read_ns - RACY_NS
 
 
+class _Folder:
+    """The index records of the files of one folder, by file name, as one run holds them."""
+
+    __slots__ = ("path", "records", "loaded_stat", "changed")
+
+    def __init__(self, path: Path, folder: str):
+        self.path = path
+        self.records, self.loaded_stat = self._load(folder)
+        self.changed: dict[str, list] = {}
+
+    def _load(self, folder: str) -> tuple[dict[str, list], list[int] | None]:
+        try:
+            with open(self.path, "rb") as fh:
+                sig = signature(os.fstat(fh.fileno()))
+                raw = json.loads(fh.read())
+            ok = raw.get("format") == INDEX_FORMAT and raw.get("folder") == folder
+            records = raw["files"] if ok else {}
+            return (records if isinstance(records, dict) else {}), sig
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {}, None
+
+    def save(self, folder: str, max_bytes: int) -> bool:
+        """Write this run's records, merged with what other runs saved meanwhile; whether it wrote."""
+        if not self.changed:
+            return False
+        records = self.records
+        try:
+            on_disk = signature(os.stat(self.path))
+        except OSError:
+            on_disk = None
+        if on_disk != self.loaded_stat:  # another run saved meanwhile: keep its records too
+            records = self._load(folder)[0]
+        records.update(self.changed)
+        data = _compact_json({"format": INDEX_FORMAT, "folder": folder, "files": records})
+        if len(data) > max_bytes:
+            newest = sorted(records.items(), key=lambda kv: kv[1][4] if type(kv[1]) is list and len(kv[1]) == 5
+                            and type(kv[1][4]) is int else 0, reverse=True)
+            kept, size = {}, 0
+            for name, rec in newest:
+                size += len(json.dumps(rec, ensure_ascii=False)) + len(name) + 8
+                if size > max_bytes * 0.8:
+                    break
+                kept[name] = rec
+            records = kept
+            data = _compact_json({"format": INDEX_FORMAT, "folder": folder, "files": records})
+        self.records, self.changed = records, {}
+        write_entry(self.path.parent.parent, self.path, data)
+        return True
+
+
 class FileIndex:
     """The files a run saw, by absolute path: stat signature, digest of the bytes, and the
-    entry key and entry of the last result — one JSON file in the cache folder.
+    entry key and entry of the last result — one JSON file per folder of notes, in the
+    ``index`` folder of the cache folder.
 
     A file whose stat signature is the recorded one has the recorded bytes (as in git's
     index): its digest is not computed again, and when its recorded entry key is the one
     today's code and rules give for that digest, the recorded entry is its result (a long
     entry is not copied: its entry file is read).  Every record is checked this way on its
     own, so a record can be old, missing or lost to a concurrent run, never wrong.  Saving
-    merges with what other runs saved meanwhile; the file is bounded to a sixteenth of the
-    cache's size, the records least recently seen going first.
+    merges with what other runs saved meanwhile.  A run holds the records of a few folders at
+    a time (its memory does not grow with the number of folders), and the index is bounded to
+    a sixteenth of the cache's size: the folders least recently used go first, and a folder's
+    file keeps the records seen last.
     """
 
-    def __init__(self, directory: Path, max_bytes: int = DEFAULT_MAX_BYTES):
+    def __init__(self, directory: Path, max_bytes: int | None = None):
         self.directory = directory
-        self.path = directory / INDEX_NAME
-        self.max_bytes = max_bytes // 16
-        self._records: dict[str, list] | None = None
-        self._loaded_stat: list[int] | None = None
-        self._changed: dict[str, list] = {}
+        self.folder = directory / INDEX_NAME
+        self.max_bytes = (DEFAULT_MAX_BYTES if max_bytes is None else max_bytes) // 16
+        self._open: dict[str, _Folder] = {}
+        self._wrote = False
 
-    def _load(self) -> tuple[dict[str, list], list[int] | None]:
-        try:
-            with open(self.path, "rb") as fh:
-                sig = signature(os.fstat(fh.fileno()))
-                raw = json.loads(fh.read())
-            records = raw["files"] if raw.get("format") == INDEX_FORMAT else {}
-            return (records if isinstance(records, dict) else {}), sig
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return {}, None
+    def path_for(self, folder: str) -> Path:
+        """The index file of the notes in ``folder`` (an absolute path)."""
+        return self.folder / f"{hashlib.sha256(folder.encode('utf-8', 'surrogateescape')).hexdigest()[:32]}.json"
+
+    def _records(self, folder: str) -> _Folder:
+        held = self._open.pop(folder, None)
+        if held is None:
+            held = _Folder(self.path_for(folder), folder)
+            if len(self._open) >= OPEN_FOLDERS:
+                oldest = next(iter(self._open))
+                self._wrote |= self._open.pop(oldest).save(oldest, self.max_bytes)
+        self._open[folder] = held  # (the most recently used last)
+        return held
 
     def lookup(self, name: str, sig: list[int]) -> tuple[str, str, dict | None] | None:
         """(digest, entry key, entry) recorded for the file ``name`` with this signature, or
         None; the entry is None when it was too long to copy (read it from its file)."""
-        if self._records is None:
-            self._records, self._loaded_stat = self._load()
-        rec = self._records.get(name)
+        folder, base = os.path.split(name)
+        held = self._records(folder)
+        rec = held.records.get(base)
         if type(rec) is not list or len(rec) != 5 or rec[0] != sig:
             return None
         _, content, key, entry, seen = rec
         if type(content) is not str or type(key) is not str or not (entry is None or type(entry) is dict):
             return None
         if type(seen) is int and time.time() - seen > TOUCH_AFTER:
-            self._changed[name] = [sig, content, key, entry, int(time.time())]  # recently used
+            held.changed[base] = [sig, content, key, entry, int(time.time())]  # recently used
         return content, key, entry
 
     def record(self, name: str, sig: list[int], content: str, key: str, entry: dict) -> None:
-        if self._records is None:
-            self._records, self._loaded_stat = self._load()
-        old = self._records.get(name)
+        folder, base = os.path.split(name)
+        held = self._records(folder)
+        old = held.records.get(base)
         if type(old) is list and len(old) == 5 and old[:3] == [sig, content, key]:
             return
         if len(_compact_json(entry)) > INDEX_ENTRY_MAX:
             entry = None
-        self._changed[name] = [sig, content, key, entry, int(time.time())]
+        held.changed[base] = [sig, content, key, entry, int(time.time())]
 
     def save(self) -> None:
-        """Write the records of this run into the index (nothing when none changed)."""
-        if not self._changed:
+        """Write the records of this run into the index (nothing when none changed), then
+        bound the index: least recently written folders first."""
+        for folder, held in self._open.items():
+            self._wrote |= held.save(folder, self.max_bytes)
+        if not self._wrote:
             return
-        records = self._records or {}
+        self._wrote = False
         try:
-            on_disk = signature(os.stat(self.path))
+            os.unlink(self.directory / "files.json")  # the one-file index of earlier versions
         except OSError:
-            on_disk = None
-        if on_disk != self._loaded_stat:  # another run saved meanwhile: keep its records too
-            records = self._load()[0]
-        records.update(self._changed)
-        data = _compact_json({"format": INDEX_FORMAT, "files": records})
-        if len(data) > self.max_bytes:
-            newest = sorted(records.items(), key=lambda kv: kv[1][4] if type(kv[1]) is list and len(kv[1]) == 5
-                            and type(kv[1][4]) is int else 0, reverse=True)
-            kept, size = {}, 0
-            for name, rec in newest:
-                size += len(json.dumps(rec, ensure_ascii=False)) + len(name) + 8
-                if size > self.max_bytes * 0.8:
-                    break
-                kept[name] = rec
-            records = kept
-            data = _compact_json({"format": INDEX_FORMAT, "files": records})
-        self._records, self._changed = records, {}
-        write_entry(self.directory, self.path, data)
+            pass
+        files = []
+        try:
+            with os.scandir(self.folder) as it:
+                for e in it:
+                    try:
+                        st = e.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    files.append((st.st_mtime, st.st_size, e.path))
+        except OSError:
+            return
+        ResultCache._prune_files(files, self.max_bytes)

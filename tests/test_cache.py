@@ -365,7 +365,17 @@ def check_concise(capsys, *argv: str) -> tuple[int, list[tuple[str, str]]]:
 
 
 def index_records(root: Path) -> dict:
-    return json.loads((root / ".tidymark_cache" / cache.INDEX_NAME).read_text(encoding="utf-8"))["files"]
+    """Every record of the index, by absolute path."""
+    out = {}
+    for p in (root / ".tidymark_cache" / cache.INDEX_NAME).glob("*.json"):
+        raw = json.loads(p.read_text(encoding="utf-8"))
+        out.update({os.path.join(raw["folder"], name): rec for name, rec in raw["files"].items()})
+    return out
+
+
+def index_file(root: Path) -> Path:
+    """The index file of the notes in ``root``."""
+    return cache.FileIndex(root / ".tidymark_cache").path_for(str(root))
 
 
 @pytest.fixture
@@ -416,7 +426,7 @@ def test_a_file_changed_just_before_it_was_read_is_not_indexed(folder, capsys, m
     monkeypatch.setattr(cache, "RACY_NS", 10 ** 12)  # every note is "fresh"
     check_concise(capsys)
     check_concise(capsys)
-    assert not (folder / ".tidymark_cache" / cache.INDEX_NAME).exists()
+    assert not index_records(folder)
 
 
 def test_the_index_never_serves_a_result_of_other_rules(folder, capsys, request):
@@ -438,11 +448,12 @@ def test_a_file_over_the_size_limit_is_reported_though_indexed(folder, capsys):
     assert {c for _, c in items} == {"TM001"} and len(items) == 20
 
 
-@pytest.mark.parametrize("damage", ["{", '{"format": 1, "files": []}', '{"format": 99, "files": {}}',
-                                    '{"format": 1, "files": {"x": [1, 2]}}', "[]"])
+@pytest.mark.parametrize("damage", ["{", '{"format": 2, "folder": "/", "files": []}', '{"format": 99, "files": {}}',
+                                    '{"format": 2, "files": {"x": [1, 2]}}', "[]",
+                                    '{"format": 2, "folder": "/elsewhere", "files": {}}'])
 def test_a_damaged_index_is_ignored_and_written_again(folder, capsys, damage):
     cold = check_concise(capsys)
-    path = folder / ".tidymark_cache" / cache.INDEX_NAME
+    path = index_file(folder)
     path.write_text(damage, encoding="utf-8")
     assert check_concise(capsys) == cold
     assert {str(folder / f"n{i:02d}.md") for i in range(20)} <= set(index_records(folder))  # indexed again
@@ -450,11 +461,11 @@ def test_a_damaged_index_is_ignored_and_written_again(folder, capsys, damage):
 
 def test_a_damaged_record_is_a_miss(folder, capsys):
     cold = check_concise(capsys)
-    path = folder / ".tidymark_cache" / cache.INDEX_NAME
-    records = index_records(folder)
-    name = next(iter(records))
-    records[name][3] = {"d": [{"c": "X"}], "f": {}}  # an entry that cannot be read back
-    path.write_text(json.dumps({"format": cache.INDEX_FORMAT, "files": records}), encoding="utf-8")
+    path = index_file(folder)
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    name = next(iter(raw["files"]))
+    raw["files"][name][3] = {"d": [{"c": "X"}], "f": {}}  # an entry that cannot be read back
+    path.write_text(json.dumps(raw), encoding="utf-8")
     assert check_concise(capsys) == cold
 
 
@@ -478,9 +489,54 @@ def test_the_index_is_bounded_keeping_the_records_seen_last(tmp_path, monkeypatc
     for i in range(40):
         idx.record(f"/n{i:02d}", [1, i, 3, 4, 5], "0" * 64, "k" * 64, {"d": [], "f": {}})
     idx.save()
-    kept = json.loads(idx.path.read_text(encoding="utf-8"))["files"]
-    assert idx.path.stat().st_size <= 3000 and 5 < len(kept) < 40
-    assert sorted(kept) == [f"/n{i:02d}" for i in range(40 - len(kept), 40)]  # the newest
+    path = idx.path_for("/")
+    kept = json.loads(path.read_text(encoding="utf-8"))["files"]
+    assert path.stat().st_size <= 3000 and 5 < len(kept) < 40
+    assert sorted(kept) == [f"n{i:02d}" for i in range(40 - len(kept), 40)]  # the newest
+
+
+def test_the_index_holds_a_few_folders_at_a_time_and_saves_each_it_lets_go(tmp_path):
+    idx = cache.FileIndex(tmp_path)
+    sig = [1, 2, 3, 4, 5]
+    for i in range(cache.OPEN_FOLDERS * 3):
+        idx.record(f"/notes/f{i:02d}/a.md", sig, "0" * 64, "k" * 64, {"d": [], "f": {}})
+        assert len(idx._open) <= cache.OPEN_FOLDERS
+    idx.save()
+    again = cache.FileIndex(tmp_path)
+    assert all(again.lookup(f"/notes/f{i:02d}/a.md", sig) for i in range(cache.OPEN_FOLDERS * 3))
+    assert again.lookup("/notes/f00/b.md", sig) is None
+
+
+def test_the_index_is_bounded_dropping_the_folders_used_least_recently(tmp_path):
+    idx = cache.FileIndex(tmp_path, max_bytes=16 * 3000)  # 3000 bytes for the index
+    sig = [1, 2, 3, 4, 5]
+    for i in range(30):
+        idx.record(f"/f{i:02d}/a.md", sig, "0" * 64, "k" * 64, {"d": [], "f": {}})
+        idx.save()
+        os.utime(idx.path_for(f"/f{i:02d}"), (1_000_000 + i, 1_000_000 + i))
+    idx.save()
+    idx.record("/f29/b.md", sig, "0" * 64, "k" * 64, {"d": [], "f": {}})  # a save that writes: bounds the index
+    idx.save()
+    files = list(idx.folder.glob("*.json"))
+    assert sum(p.stat().st_size for p in files) <= 3000 and 5 < len(files) < 30
+    kept = {json.loads(p.read_text(encoding="utf-8"))["folder"] for p in files}
+    assert kept == {f"/f{i:02d}" for i in range(30 - len(files), 30)}  # the newest
+
+
+def test_a_warm_run_over_many_folders_answers_every_note_from_the_index(tmp_path, capsys, monkeypatch, request):
+    for i in range(cache.OPEN_FOLDERS + 4):
+        sub = tmp_path / f"d{i:02d}" / "inner"
+        sub.mkdir(parents=True)
+        (sub.parent / "n.md").write_text(BAD, encoding="utf-8")
+        (sub / "n.md").write_text(CLEAN if i % 2 else BAD, encoding="utf-8")
+        (sub.parent / "z.md").write_text(CLEAN, encoding="utf-8")  # after inner/ in path order
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cache, "RACY_NS", 0)
+    cold = check_concise(capsys)
+    assert len(index_records(tmp_path)) == 3 * (cache.OPEN_FOLDERS + 4)
+    request.getfixturevalue("no_reading")
+    request.getfixturevalue("no_checking")
+    assert check_concise(capsys) == cold
 
 
 def test_a_run_ends_its_result_stream_so_the_cache_is_pruned_and_the_index_saved(folder, capsys, monkeypatch):
@@ -488,4 +544,4 @@ def test_a_run_ends_its_result_stream_so_the_cache_is_pruned_and_the_index_saved
     monkeypatch.setattr(cache.ResultCache, "prune", lambda self, since_ns=None: pruned.append(self.directory) or 0)
     check_concise(capsys)
     assert pruned == [folder / ".tidymark_cache"]
-    assert (folder / ".tidymark_cache" / cache.INDEX_NAME).exists()
+    assert index_file(folder).exists()
