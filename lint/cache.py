@@ -32,6 +32,9 @@ CACHE_DIR_NAME = ".tidymark_cache"
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 #: Entries are kept in 256 shard folders named by the first two hex digits of their key.
 SHARDS = 256
+#: How far a file server's clock may lag behind this machine's for pruning to still find the
+#: shard folders a run's worker processes wrote to (by their modification time).
+CLOCK_SKEW_NS = 60_000_000_000
 FORMAT = 3
 #: An entry used again is marked as recently used (for pruning) at most this often (seconds).
 TOUCH_AFTER = 3600
@@ -208,6 +211,7 @@ class ResultCache:
     def __init__(self, directory: Path, max_bytes: int | None = None):
         self.directory = directory
         self.max_bytes = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
+        self.written: set[str] = set()  # the shard folders this process wrote entries to
         self.hits = 0
         self.misses = 0
 
@@ -255,6 +259,7 @@ class ResultCache:
         """Store a file's result; returns the entry as written."""
         entry = {"d": [to_json(d) for d in diagnostics], "f": facts or {}}
         write_entry(self.directory, self._path(key), entry)
+        self.written.add(key[:2])
         return entry
 
     def prune(self, since_ns: int | None = None) -> int:
@@ -264,12 +269,18 @@ class ResultCache:
         run started): only the shard folders written since then, each down to its share of
         ``max_bytes`` (keys are uniform, so the shares fill alike).  A run that wrote one
         entry lists one shard, not the whole cache: its cost does not grow with the cache.
+        Written means written by this process, or (worker processes) changed since the run
+        started by the folder's time, with :data:`CLOCK_SKEW_NS` of leeway for a file server
+        whose clock is behind.
         """
         if since_ns is None:
             return self._prune_files(self._shard_files(self._shards()), self.max_bytes)
         removed = 0
         share = self.max_bytes / SHARDS
-        for shard in self._shards(since_ns - RACY_NS):
+        shards = set(self._shards(since_ns - CLOCK_SKEW_NS))
+        shards.update(os.path.join(self.directory, s) for s in self.written)
+        self.written.clear()
+        for shard in sorted(shards):
             removed += self._prune_files(self._shard_files([shard]), share)
         return removed
 

@@ -145,6 +145,21 @@ def test_a_run_prunes_only_the_shards_it_wrote_each_to_its_share(proj, capsys, m
     assert 0 < sum(p.stat().st_size for p in left) <= 2000 * 0.8
 
 
+def test_a_shard_this_process_wrote_is_pruned_whatever_the_file_server_clock_says(tmp_path):
+    import time
+
+    keys = [f"ab{i:062x}" for i in range(20)]
+    writer = cache.ResultCache(tmp_path / "c", max_bytes=256 * 2000)
+    started = time.time_ns()
+    for key in keys:
+        writer.put(key, [], {"pad": "x" * 400})
+    old = 1_000_000_000  # the server's clock is far behind: the folder looks untouched by the run
+    os.utime(tmp_path / "c" / "ab", (old, old))
+    assert cache.ResultCache(tmp_path / "c", max_bytes=256 * 2000).prune(since_ns=started) == 0
+    assert writer.prune(since_ns=started) > 0  # it knows what it wrote
+    assert sum(p.stat().st_size for p in (tmp_path / "c" / "ab").glob("*.json")) <= 2000
+
+
 def test_concurrent_runs_share_the_cache_safely(tmp_path):
     for i in range(60):
         (tmp_path / f"n{i:02d}.md").write_text(BAD if i % 2 else CLEAN, encoding="utf-8")
