@@ -9,8 +9,8 @@ at the end of a run, the shard folders it wrote to are pruned, least recently us
 first, to their share of ``max_bytes``.
 
 A run over a folder also keeps a :class:`FileIndex`: for each file, its stat signature, the
-digest of its bytes and its last result, in one file per folder of notes.  An unchanged file is then answered
-with one ``stat``: not read, not hashed, no entry file opened.
+digest of its bytes and its last result, in one file per folder of notes.  An unchanged file
+is then answered with one ``stat``: not read, not hashed, no entry file opened.
 """
 
 from __future__ import annotations
