@@ -94,5 +94,9 @@ class Baseline:
                     for (p, c, f), n in sorted(self.counts.items())]
         data = {"format": FORMAT, "tool": "tidymark", "problems": problems}
         tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        try:
+            payload = (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+        except UnicodeEncodeError:  # a path with a lone surrogate (not UTF-8): escaped, as JSON allows
+            payload = (json.dumps(data, indent=1) + "\n").encode("ascii")
+        tmp.write_bytes(payload)
         os.replace(tmp, self.path)

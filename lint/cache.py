@@ -104,6 +104,7 @@ _EDITS = Fix.__dict__["edits"]  # the slot of Fix.edits
 # expression when read (at C speed), so a damaged one is a cache miss, and once it matches it
 # can only parse to valid edits (lengths cannot be negative).
 _compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # as every cache file is written
+_ascii_json = json.JSONEncoder(separators=(",", ":")).encode  # ... but one that holds a lone surrogate
 _JSON_STR = r'"[^"\\\x00-\x1f]*+(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*+)*+"'
 _JSON_INT = r"(?:0|[1-9][0-9]*+)"
 _EDIT_JSON = rf"\[{_JSON_INT},{_JSON_INT},{_JSON_STR}\]"
@@ -190,14 +191,18 @@ def write_entry(directory: Path, path: Path, data) -> None:
     """Write one JSON file of the cache folder ``directory`` whole or not at all (through a
     temporary file renamed into place, so concurrent runs never read half of it).  Failing
     to write is not an error: the entry is only missing next time."""
+    try:
+        payload = (data if isinstance(data, str) else _compact_json(data)).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (a file name that is not UTF-8): escaped, as JSON allows
+        payload = _ascii_json(json.loads(data) if isinstance(data, str) else data).encode("ascii")
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not (directory / ".gitignore").exists():
             (directory / ".gitignore").write_text("# created by tidymark\n*\n", encoding="utf-8")
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(data if isinstance(data, str) else _compact_json(data))  # (a str: already serialised)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
         os.replace(tmp, path)
     except OSError:
         if tmp is not None:

@@ -7,6 +7,7 @@ known problem do not bring it back, while a new copy of it does.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,16 @@ def test_text_summary_says_how_many_problems_the_baseline_hides(proj, capsys, ba
     assert out.splitlines()[-1] == "4 known problems hidden by the baseline."
     code, out, _ = run(capsys, "check", ".")
     assert "hidden by the baseline" not in out
+
+
+def test_a_file_name_that_is_not_utf8_is_baselined_and_matched(proj, capsys):
+    try:
+        write(Path(os.fsdecode(b"notes/caf\xe9.md")), OTHER)  # Latin-1 bytes: not UTF-8
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system takes only UTF-8 names")
+    code, out, err = run(capsys, "check", "--write-baseline", "baseline.json", ".")
+    assert "Baseline with 5 problems written to baseline.json" in err and "Traceback" not in err
+    assert any(p["path"] == os.fsdecode(b"notes/caf\xe9.md")
+               for p in json.loads((proj / "baseline.json").read_text(encoding="utf-8"))["problems"])
+    code, out, err = run(capsys, "check", "--baseline", "baseline.json", ".")
+    assert code == 0 and "All checks passed!" in out, out + err

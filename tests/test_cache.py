@@ -554,6 +554,21 @@ def test_a_warm_run_over_many_folders_answers_every_note_from_the_index(tmp_path
     assert check_concise(capsys) == cold
 
 
+def test_a_folder_name_that_is_not_utf8_is_indexed(folder, capsys, request):
+    try:
+        odd = folder / os.fsdecode(b"caf\xe9")  # Latin-1 bytes: not UTF-8
+        odd.mkdir()
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system takes only UTF-8 names")
+    for i in range(3):
+        (odd / f"m{i}.md").write_text(BAD, encoding="utf-8")
+    cold = check_concise(capsys)
+    assert str(odd / "m0.md") in index_records(folder)  # written (escaped), read back the same
+    request.getfixturevalue("no_reading")
+    request.getfixturevalue("no_checking")
+    assert check_concise(capsys) == cold
+
+
 def test_a_run_ends_its_result_stream_so_the_cache_is_pruned_and_the_index_saved(folder, capsys, monkeypatch):
     pruned = []
     monkeypatch.setattr(cache.ResultCache, "prune", lambda self, since_ns=None: pruned.append(self.directory) or 0)
