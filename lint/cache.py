@@ -279,14 +279,14 @@ class ResultCache:
         whose clock is behind.
         """
         if since_ns is None:
-            return self._prune_files(self._shard_files(self._shards()), self.max_bytes)
+            return self._prune_files(self._folder_files(self._shards()), self.max_bytes)
         removed = 0
         share = self.max_bytes / SHARDS
         shards = set(self._shards(since_ns - CLOCK_SKEW_NS))
         shards.update(os.path.join(self.directory, s) for s in self.written)
         self.written.clear()
         for shard in sorted(shards):
-            removed += self._prune_files(self._shard_files([shard]), share)
+            removed += self._prune_files(self._folder_files([shard]), share)
         return removed
 
     def _shards(self, changed_since_ns: int | None = None) -> list[str]:
@@ -299,12 +299,12 @@ class ResultCache:
             return []
 
     @staticmethod
-    def _shard_files(shards: list[str]) -> list[tuple[float, int, str]]:
-        """(last use, size, path) of every entry in these shard folders."""
+    def _folder_files(folders: list[str]) -> list[tuple[float, int, str]]:
+        """(last use, size, path) of every file in these folders (shards, or the index's)."""
         out = []
-        for shard in shards:
+        for folder in folders:
             try:
-                with os.scandir(shard) as it:
+                with os.scandir(folder) as it:
                     for e in it:
                         try:
                             st = e.stat(follow_symlinks=False)
@@ -486,15 +486,4 @@ class FileIndex:
             os.unlink(self.directory / "files.json")  # the one-file index of earlier versions
         except OSError:
             pass
-        files = []
-        try:
-            with os.scandir(self.folder) as it:
-                for e in it:
-                    try:
-                        st = e.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    files.append((st.st_mtime, st.st_size, e.path))
-        except OSError:
-            return
-        ResultCache._prune_files(files, self.max_bytes)
+        ResultCache._prune_files(ResultCache._folder_files([str(self.folder)]), self.max_bytes)
