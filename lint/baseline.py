@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 FORMAT = 1
+MAX_BASELINE_BYTES = 256 * 1024 * 1024  # some two million problems
 
 
 class BaselineError(Exception):
@@ -54,8 +55,10 @@ class Baseline:
 
     @classmethod
     def load(cls, path: Path) -> "Baseline":
+        from tidymark.config import read_input
+
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(read_input(path, MAX_BASELINE_BYTES).decode("utf-8"))
         except FileNotFoundError:
             raise BaselineError(f"{path}: baseline file not found (create it with --write-baseline)") from None
         except (OSError, ValueError) as exc:
