@@ -396,6 +396,10 @@ def cmd_run(args) -> int:
         _started()
         targets = list(Walker(resolver.for_dir).walk(paths))
         baseline = Baseline.load(args.baseline) if args.baseline else None
+        if args.write_baseline is not None:
+            from tidymark.baseline import check_target
+
+            check_target(args.write_baseline)  # before the run, not after it
     except (ConfigError, RegistryError, BaselineError) as exc:
         _err(str(exc))
         return EXIT_ERROR
@@ -510,8 +514,11 @@ def cmd_run(args) -> int:
     if writer is not None:
         try:
             writer.write()
+        except BaselineError as exc:
+            _err(str(exc))
+            return EXIT_ERROR
         except OSError as exc:
-            _err(f"cannot write baseline {args.write_baseline}: {exc}")
+            _err(f"cannot write baseline {args.write_baseline}: {exc.strerror or exc}")
             return EXIT_ERROR
     if fmt == "text":
         if mode == "diff":
