@@ -232,6 +232,9 @@ def cmd_learn(args) -> int:
     if not re.fullmatch(r"[A-Z]{1,4}", args.prefix):
         _err("--prefix must be 1-4 capital letters")
         return EXIT_ERROR
+    if os.path.lexists(args.output):  # checked again when it is written
+        _err(_learn_exists(args.output))
+        return EXIT_ERROR
     try:
         resolver = ConfigResolver(args.config, {"select": ("AD005",)})
         items = [(p, str(p)) for p, problem in Walker(resolver.for_dir).walk(args.paths or [Path(".")])
@@ -277,13 +280,49 @@ def cmd_learn(args) -> int:
         lines.append("  []")
         lines[-2] = "rules:"
     try:
-        args.output.write_text("\n".join(lines).replace("rules:\n  []", "rules: []") + "\n", encoding="utf-8")
+        _create_new(args.output, ("\n".join(lines).replace("rules:\n  []", "rules: []") + "\n").encode("utf-8"))
+    except FileExistsError:
+        _err(_learn_exists(args.output))
+        return EXIT_ERROR
     except OSError as exc:
-        _err(f"cannot write {args.output}: {exc}")
+        _err(f"cannot write {args.output}: {exc.strerror or exc}")
         return EXIT_ERROR
     total = sum(len(c) for c in found.values())
     sys.stdout.write(f"{total} candidate lines from {len(found)} sites written to {args.output} ({n} rules)\n")
     return EXIT_OK
+
+
+def _learn_exists(path: Path) -> str:
+    return (f"{path} already exists and may hold your reviewed edits; not overwritten. Write the new "
+            f"candidates to another file (-o NEW.yaml) and compare, or move {path} away first")
+
+
+def _create_new(path: Path, data: bytes) -> None:
+    """Write a new file at ``path`` whole, never replacing one that exists (FileExistsError,
+    also when one appears meanwhile): a temporary file beside it is linked to the name."""
+    from tidymark.runner import replace_via_temp
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    replace_via_temp(tmp, data, ".tmp", lambda t: os.chmod(t, 0o666 & ~umask))  # as a new file's mode
+    try:
+        os.link(tmp, path)  # fails if the name exists: an existing file is never replaced
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links: exclusive creation
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+        except BaseException:
+            os.unlink(path)
+            raise
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 def cmd_new_rule(args) -> int:

@@ -63,3 +63,67 @@ def test_write_baseline_still_writes_a_file(proj, capsys):
     capsys.readouterr()
     assert baseline_mod.Baseline.load(proj / "sub" / "base.json").counts
     assert main(["check", "--baseline", "sub/base.json", "sub"]) == 0
+
+
+# -- `tidymark learn` never overwrites a rule pack ------------------------------------------------
+
+def _site_notes(root: Path, n: int = 5) -> None:
+    for i in range(n):
+        body = "\n\n".join(f"Paragraph {k} of story {i} has enough words to count as real text." for k in range(3))
+        (root / f"post{i}.md").write_text(f"---\ntitle: T\nurl: https://blog.example.org/{i}\n---\n\n{body}\n\n"
+                                          f"Comments are closed on this blog.\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("output", [None, "mine.yaml"], ids=["default-name", "-o existing"])
+def test_learn_never_overwrites_a_rule_pack(proj, capsys, output):
+    _site_notes(proj)
+    argv = ["learn", "."] + (["-o", output] if output else [])
+    name = output or "learned-boilerplate.yaml"
+    assert main(argv) == 0, capsys.readouterr().err
+    assert "written to " + name in capsys.readouterr().out
+    pack = proj / name
+    edited = pack.read_text(encoding="utf-8").replace("# Review every pattern", "# Reviewed by me: keep")
+    pack.write_text(edited, encoding="utf-8")
+    code = main(argv)  # the user runs it again
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "", out
+    assert f"{name} already exists" in err and "not overwritten" in err and "-o NEW.yaml" in err, err
+    assert pack.read_text(encoding="utf-8") == edited
+    assert sorted(p.name for p in proj.iterdir() if p.name.startswith(f".{name}")) == []
+    # a new name gets the new candidates
+    assert main(["learn", ".", "-o", "again.yaml"]) == 0
+    capsys.readouterr()
+    assert "Comments are closed on this blog." in (proj / "again.yaml").read_text(encoding="utf-8")
+
+
+def test_learn_keeps_a_pack_that_appears_while_it_runs(proj, capsys, monkeypatch):
+    """The name is taken between the first look and the write (another run, an editor)."""
+    from tidymark import rules as _  # noqa: F401 - the rule module below is imported by name
+    from tidymark.rules import ad005_site_boilerplate as ad005
+
+    _site_notes(proj)
+    real = ad005.SiteBoilerplate.candidates
+
+    def candidates(self, facts):
+        (proj / "race.yaml").write_text("# written meanwhile\n", encoding="utf-8")
+        return real(self, facts)
+
+    monkeypatch.setattr(ad005.SiteBoilerplate, "candidates", candidates)
+    assert main(["learn", ".", "-o", "race.yaml"]) == 2
+    assert "race.yaml already exists" in capsys.readouterr().err
+    assert (proj / "race.yaml").read_text(encoding="utf-8") == "# written meanwhile\n"
+    assert [p.name for p in proj.iterdir() if p.name.startswith(".race.yaml")] == []
+
+
+def test_learn_writes_a_readable_pack_with_the_usual_mode(proj, capsys):
+    _site_notes(proj)
+    old = os.umask(0o022)
+    try:
+        assert main(["learn", ".", "-o", "fresh.yaml"]) == 0
+    finally:
+        os.umask(old)
+    capsys.readouterr()
+    assert (proj / "fresh.yaml").stat().st_mode & 0o777 == 0o644
+    assert (proj / "fresh.yaml").stat().st_nlink == 1  # the temporary name is gone
+    assert main(["learn", ".", "-o", "."]) == 2  # a folder is never replaced either
+    assert "already exists" in capsys.readouterr().err
