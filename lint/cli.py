@@ -495,7 +495,10 @@ def cmd_run(args) -> int:
         for i in range(len(items)):
             result = untallied = results_pre[i] if i in results_pre else next(stream)
             progress.update()
-            settings = resolver.for_path(result.path) if i in results_pre else resolver.for_file(result.path)
+            try:
+                settings = resolver.for_path(result.path) if i in results_pre else resolver.for_file(result.path)
+            except OSError:  # a path reported unreadable, in or at a folder that cannot be searched
+                settings = top
             if settings.severity:
                 result.diagnostics = [_with_severity(d, settings.severity) for d in result.diagnostics]
             if writer is not None:
