@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM (as a shell reports them)
 OUTPUT_FORMATS = ("text", "concise", "json", "sarif", "github", "junit", "gitlab")
 PROGRESS_MIN_FILES = 40
 
@@ -169,16 +170,27 @@ def _main(argv: Sequence[str] | None) -> int:
             _err("--output-dir, --text-column and --id-column need --engine ray or --engine dask")
             return EXIT_ERROR
         # --- end of scale-out engines ----------------------------------------------------------
-        return cmd_run(args)
-    except KeyboardInterrupt:
-        _err("interrupted")
-        return 130
+        from tidymark.pipeline import sigterm_as_interrupt
+
+        with sigterm_as_interrupt():  # SIGTERM ends a check or fix run as Ctrl-C does
+            return cmd_run(args)
+    except KeyboardInterrupt as exc:
+        terminated = _terminated(exc)
+        _err("terminated" if terminated else "interrupted")
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except BrokenPipeError:
         try:
             sys.stdout = open(os.devnull, "w")
         except OSError:
             pass
         return EXIT_ERROR
+
+
+def _terminated(exc: BaseException) -> bool:
+    """Was the run stopped by SIGTERM (not Ctrl-C)?"""
+    import signal
+
+    return getattr(exc, "signum", None) == getattr(signal, "SIGTERM", 15)
 
 
 def _known_rules():
@@ -526,7 +538,7 @@ def cmd_run(args) -> int:
         progress.close()
         _err(str(exc))
         return EXIT_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         progress.close()
         if stream is not None:
             stream.close()  # the workers stop at a file boundary; what they finished is counted below
@@ -535,9 +547,10 @@ def cmd_run(args) -> int:
         changed = summary["changed_files"] + sum(1 for r in late if r.changed)
         saved = _finish_journal(journal_dir, args, complete=False)
         undo = f"; `tidymark undo` restores the {saved} changed files" if saved else ""
-        _err(f"interrupted after {done} of {len(items)} files ({changed} changed; every file is either "
+        word = "terminated (SIGTERM)" if _terminated(exc) else "interrupted"
+        _err(f"{word} after {done} of {len(items)} files ({changed} changed; every file is either "
              f"unchanged or completely fixed{undo})")
-        return 130
+        return EXIT_TERMINATED if _terminated(exc) else EXIT_INTERRUPTED
     except _broken_executor() as exc:
         progress.close()
         saved = _finish_journal(journal_dir, args, complete=False)
