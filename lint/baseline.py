@@ -109,9 +109,12 @@ class Baseline:
 def check_target(path: Path) -> None:
     """Raise BaselineError unless a baseline can be written at ``path``: a file name (not a
     folder such as ``.`` or ``/``) in a folder that exists."""
-    if path.name in ("", ".", "..") or path.is_dir():
-        raise BaselineError(f"--write-baseline {path}: is a folder; name the baseline file, "
-                            f"e.g. {(path / '.tidymark-baseline.json').as_posix()}")
-    parent = path.parent
-    if not parent.is_dir():
-        raise BaselineError(f"--write-baseline {path}: the folder {parent} does not exist")
+    try:
+        if path.name in ("", ".", "..") or path.is_dir():
+            raise BaselineError(f"--write-baseline {path}: is a folder; name the baseline file, "
+                                f"e.g. {(path / '.tidymark-baseline.json').as_posix()}")
+        parent = path.parent
+        if not parent.is_dir():
+            raise BaselineError(f"--write-baseline {path}: the folder {parent} does not exist")
+    except OSError as exc:  # a folder on the way that cannot be searched
+        raise BaselineError(f"--write-baseline {path}: {exc.strerror or exc}") from None

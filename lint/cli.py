@@ -371,6 +371,9 @@ def cmd_config(args) -> int:
     except ConfigError as exc:
         _err(str(exc))
         return EXIT_ERROR
+    except OSError as exc:  # a folder on the way that cannot be searched
+        _err(f"{args.path}: cannot read its configuration: {exc.strerror or exc}")
+        return EXIT_ERROR
     data = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(settings).items()}
     data["source"] = settings.describe()
     data["root"] = str(settings.root)

@@ -107,3 +107,13 @@ def test_a_real_folder_without_permission(proj, capsys, mode, command):
         _check_outcome(proj, capsys, command)
     finally:
         (proj / "sub").chmod(0o755)
+
+
+def test_config_and_write_baseline_behind_such_a_folder(proj, capsys, monkeypatch):
+    _deny(monkeypatch, proj / "sub", 0o600)
+    assert main(["config", "sub/deeper"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "sub/deeper: cannot read its configuration: Permission denied" in err
+    assert main(["check", "--no-cache", "--write-baseline", "sub/deeper/base.json", "a.md"]) == 2
+    err = capsys.readouterr().err
+    assert "--write-baseline sub/deeper/base.json: Permission denied" in err, err
