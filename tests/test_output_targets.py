@@ -98,7 +98,6 @@ def test_learn_never_overwrites_a_rule_pack(proj, capsys, output):
 
 def test_learn_keeps_a_pack_that_appears_while_it_runs(proj, capsys, monkeypatch):
     """The name is taken between the first look and the write (another run, an editor)."""
-    from tidymark import rules as _  # noqa: F401 - the rule module below is imported by name
     from tidymark.rules import ad005_site_boilerplate as ad005
 
     _site_notes(proj)
@@ -127,3 +126,31 @@ def test_learn_writes_a_readable_pack_with_the_usual_mode(proj, capsys):
     assert (proj / "fresh.yaml").stat().st_nlink == 1  # the temporary name is gone
     assert main(["learn", ".", "-o", "."]) == 2  # a folder is never replaced either
     assert "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("taken", [False, True], ids=["new", "taken meanwhile"])
+def test_learn_on_a_file_system_without_hard_links(proj, capsys, monkeypatch, taken):
+    from tidymark.rules import ad005_site_boilerplate as ad005
+
+    _site_notes(proj)
+
+    def no_links(src, dst, *args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    if taken:
+        real = ad005.SiteBoilerplate.candidates
+
+        def candidates(self, facts):
+            (proj / "pack.yaml").write_text("# written meanwhile\n", encoding="utf-8")
+            return real(self, facts)
+
+        monkeypatch.setattr(ad005.SiteBoilerplate, "candidates", candidates)
+    code = main(["learn", ".", "-o", "pack.yaml"])
+    err = capsys.readouterr().err
+    text = (proj / "pack.yaml").read_text(encoding="utf-8")
+    if taken:
+        assert code == 2 and "pack.yaml already exists" in err and text == "# written meanwhile\n"
+    else:
+        assert code == 0 and "Comments are closed on this blog." in text
+    assert [p.name for p in proj.iterdir() if p.name.startswith(".pack.yaml")] == []
