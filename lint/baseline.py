@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 FORMAT = 1
+MAX_BASELINE_BYTES = 256 * 1024 * 1024  # some two million problems
 
 
 class BaselineError(Exception):
@@ -54,8 +55,10 @@ class Baseline:
 
     @classmethod
     def load(cls, path: Path) -> "Baseline":
+        from tidymark.config import read_input
+
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(read_input(path, MAX_BASELINE_BYTES).decode("utf-8"))
         except FileNotFoundError:
             raise BaselineError(f"{path}: baseline file not found (create it with --write-baseline)") from None
         except (OSError, ValueError) as exc:
@@ -93,10 +96,25 @@ class Baseline:
         problems = [{"path": p, "code": c, "fingerprint": f, "count": n}
                     for (p, c, f), n in sorted(self.counts.items())]
         data = {"format": FORMAT, "tool": "tidymark", "problems": problems}
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
         try:
             payload = (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
         except UnicodeEncodeError:  # a path with a lone surrogate (not UTF-8): escaped, as JSON allows
             payload = (json.dumps(data, indent=1) + "\n").encode("ascii")
-        tmp.write_bytes(payload)
-        os.replace(tmp, self.path)
+        check_target(self.path)
+        from tidymark.runner import replace_via_temp
+
+        replace_via_temp(self.path, payload, ".tmp")  # atomic; the temporary file is removed on failure
+
+
+def check_target(path: Path) -> None:
+    """Raise BaselineError unless a baseline can be written at ``path``: a file name (not a
+    folder such as ``.`` or ``/``) in a folder that exists."""
+    try:
+        if path.name in ("", ".", "..") or path.is_dir():
+            raise BaselineError(f"--write-baseline {path}: is a folder; name the baseline file, "
+                                f"e.g. {(path / '.tidymark-baseline.json').as_posix()}")
+        parent = path.parent
+        if not parent.is_dir():
+            raise BaselineError(f"--write-baseline {path}: the folder {parent} does not exist")
+    except OSError as exc:  # a folder on the way that cannot be searched
+        raise BaselineError(f"--write-baseline {path}: {exc.strerror or exc}") from None

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM (as a shell reports them)
 OUTPUT_FORMATS = ("text", "concise", "json", "sarif", "github", "junit", "gitlab")
 PROGRESS_MIN_FILES = 40
 
@@ -169,16 +170,27 @@ def _main(argv: Sequence[str] | None) -> int:
             _err("--output-dir, --text-column and --id-column need --engine ray or --engine dask")
             return EXIT_ERROR
         # --- end of scale-out engines ----------------------------------------------------------
-        return cmd_run(args)
-    except KeyboardInterrupt:
-        _err("interrupted")
-        return 130
+        from tidymark.pipeline import sigterm_as_interrupt
+
+        with sigterm_as_interrupt():  # SIGTERM ends a check or fix run as Ctrl-C does
+            return cmd_run(args)
+    except KeyboardInterrupt as exc:
+        terminated = _terminated(exc)
+        _err("terminated" if terminated else "interrupted")
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except BrokenPipeError:
         try:
             sys.stdout = open(os.devnull, "w")
         except OSError:
             pass
         return EXIT_ERROR
+
+
+def _terminated(exc: BaseException) -> bool:
+    """Was the run stopped by SIGTERM (not Ctrl-C)?"""
+    import signal
+
+    return getattr(exc, "signum", None) == getattr(signal, "SIGTERM", 15)
 
 
 def _known_rules():
@@ -232,6 +244,9 @@ def cmd_learn(args) -> int:
     if not re.fullmatch(r"[A-Z]{1,4}", args.prefix):
         _err("--prefix must be 1-4 capital letters")
         return EXIT_ERROR
+    if os.path.lexists(args.output):  # checked again when it is written
+        _err(_learn_exists(args.output))
+        return EXIT_ERROR
     try:
         resolver = ConfigResolver(args.config, {"select": ("AD005",)})
         items = [(p, str(p)) for p, problem in Walker(resolver.for_dir).walk(args.paths or [Path(".")])
@@ -277,13 +292,49 @@ def cmd_learn(args) -> int:
         lines.append("  []")
         lines[-2] = "rules:"
     try:
-        args.output.write_text("\n".join(lines).replace("rules:\n  []", "rules: []") + "\n", encoding="utf-8")
+        _create_new(args.output, ("\n".join(lines).replace("rules:\n  []", "rules: []") + "\n").encode("utf-8"))
+    except FileExistsError:
+        _err(_learn_exists(args.output))
+        return EXIT_ERROR
     except OSError as exc:
-        _err(f"cannot write {args.output}: {exc}")
+        _err(f"cannot write {args.output}: {exc.strerror or exc}")
         return EXIT_ERROR
     total = sum(len(c) for c in found.values())
     sys.stdout.write(f"{total} candidate lines from {len(found)} sites written to {args.output} ({n} rules)\n")
     return EXIT_OK
+
+
+def _learn_exists(path: Path) -> str:
+    return (f"{path} already exists and may hold your reviewed edits; not overwritten. Write the new "
+            f"candidates to another file (-o NEW.yaml) and compare, or move {path} away first")
+
+
+def _create_new(path: Path, data: bytes) -> None:
+    """Write a new file at ``path`` whole, never replacing one that exists (FileExistsError,
+    also when one appears meanwhile): a temporary file beside it is linked to the name."""
+    from tidymark.runner import replace_via_temp
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    replace_via_temp(tmp, data, ".tmp", lambda t: os.chmod(t, 0o666 & ~umask))  # as a new file's mode
+    try:
+        os.link(tmp, path)  # fails if the name exists: an existing file is never replaced
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links: exclusive creation
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+        except BaseException:
+            os.unlink(path)
+            raise
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 def cmd_new_rule(args) -> int:
@@ -319,6 +370,9 @@ def cmd_config(args) -> int:
         rules = RuleBook().rules_for(settings)
     except ConfigError as exc:
         _err(str(exc))
+        return EXIT_ERROR
+    except OSError as exc:  # a folder on the way that cannot be searched
+        _err(f"{args.path}: cannot read its configuration: {exc.strerror or exc}")
         return EXIT_ERROR
     data = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(settings).items()}
     data["source"] = settings.describe()
@@ -396,6 +450,10 @@ def cmd_run(args) -> int:
         _started()
         targets = list(Walker(resolver.for_dir).walk(paths))
         baseline = Baseline.load(args.baseline) if args.baseline else None
+        if args.write_baseline is not None:
+            from tidymark.baseline import check_target
+
+            check_target(args.write_baseline)  # before the run, not after it
     except (ConfigError, RegistryError, BaselineError) as exc:
         _err(str(exc))
         return EXIT_ERROR
@@ -452,7 +510,10 @@ def cmd_run(args) -> int:
         for i in range(len(items)):
             result = untallied = results_pre[i] if i in results_pre else next(stream)
             progress.update()
-            settings = resolver.for_path(result.path) if i in results_pre else resolver.for_file(result.path)
+            try:
+                settings = resolver.for_path(result.path) if i in results_pre else resolver.for_file(result.path)
+            except OSError:  # a path reported unreadable, in or at a folder that cannot be searched
+                settings = top
             if settings.severity:
                 result.diagnostics = [_with_severity(d, settings.severity) for d in result.diagnostics]
             if writer is not None:
@@ -480,7 +541,7 @@ def cmd_run(args) -> int:
         progress.close()
         _err(str(exc))
         return EXIT_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         progress.close()
         if stream is not None:
             stream.close()  # the workers stop at a file boundary; what they finished is counted below
@@ -489,9 +550,10 @@ def cmd_run(args) -> int:
         changed = summary["changed_files"] + sum(1 for r in late if r.changed)
         saved = _finish_journal(journal_dir, args, complete=False)
         undo = f"; `tidymark undo` restores the {saved} changed files" if saved else ""
-        _err(f"interrupted after {done} of {len(items)} files ({changed} changed; every file is either "
+        word = "terminated (SIGTERM)" if _terminated(exc) else "interrupted"
+        _err(f"{word} after {done} of {len(items)} files ({changed} changed; every file is either "
              f"unchanged or completely fixed{undo})")
-        return 130
+        return EXIT_TERMINATED if _terminated(exc) else EXIT_INTERRUPTED
     except _broken_executor() as exc:
         progress.close()
         saved = _finish_journal(journal_dir, args, complete=False)
@@ -510,8 +572,11 @@ def cmd_run(args) -> int:
     if writer is not None:
         try:
             writer.write()
+        except BaselineError as exc:
+            _err(str(exc))
+            return EXIT_ERROR
         except OSError as exc:
-            _err(f"cannot write baseline {args.write_baseline}: {exc}")
+            _err(f"cannot write baseline {args.write_baseline}: {exc.strerror or exc}")
             return EXIT_ERROR
     if fmt == "text":
         if mode == "diff":

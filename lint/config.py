@@ -18,6 +18,7 @@ CONFIG_NAMES = (".tidymark.yaml", ".tidymark.yml", "tidymark.yaml", "tidymark.ym
 DEFAULT_EXCLUDE = (".git", ".hg", ".svn", ".obsidian", ".trash", "node_modules", "__pycache__",
                    ".venv", "venv", ".tox", ".mypy_cache", ".pytest_cache", ".tidymark_cache")
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
+MAX_CONFIG_BYTES = 16 * 1024 * 1024  # a configuration file, an extended one, a rule pack, a local rule file
 
 
 class ConfigError(Exception):
@@ -151,10 +152,48 @@ KEYS = {
 }
 
 
+def _kind(mode: int) -> str:
+    import stat
+
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def check_input(st: os.stat_result, limit: int) -> None:
+    """Raise OSError (its message for the user) unless ``st`` is a regular file within ``limit`` bytes."""
+    import stat
+
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(f"not a regular file ({_kind(st.st_mode)})")
+    if st.st_size > limit:
+        raise OSError(f"the file is {st.st_size:,} bytes, over the {limit:,}-byte limit")
+
+
+def read_input(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of a file read as configuration (a configuration file, a rule pack, a
+    baseline): only a regular file, and at most ``limit`` bytes of it.  A FIFO would block
+    forever and a device such as ``/dev/zero`` never ends; such inputs, and larger files,
+    raise OSError with a message for the user (as does a file that cannot be read).
+    ``limit`` defaults to :data:`MAX_CONFIG_BYTES`."""
+    limit = MAX_CONFIG_BYTES if limit is None else limit
+    check_input(os.stat(path), limit)  # before opening: opening a FIFO blocks
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)  # non-blocking: a FIFO put there meanwhile does not block the open
+    with os.fdopen(fd, "rb") as fh:
+        check_input(os.fstat(fh.fileno()), limit)
+        data = fh.read(limit + 1)
+    if len(data) > limit:  # the file grew while it was read
+        raise OSError(f"the file is over the {limit:,}-byte limit")
+    return data
+
+
 def _read_table(path: Path) -> dict | None:
     """The tidymark table of a config file, or None when a pyproject has none."""
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = read_input(path).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
     if path.name == "pyproject.toml":
@@ -220,6 +259,24 @@ def apply_table(base: Settings, table: dict, where: str) -> Settings:
     return replace(base, **updates)
 
 
+def _present(path: Path) -> bool:
+    """Is there a configuration file at ``path``?  Anything but a folder counts (a FIFO or a
+    device is then refused when read, not passed over in silence).  Raises OSError when the
+    folder cannot be searched (no permission)."""
+    import stat
+
+    try:
+        return not stat.S_ISDIR(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:
+        import errno
+
+        if exc.errno in (errno.ELOOP, errno.EBADF):  # as Path.is_file: a symlink loop is no file
+            return False
+        raise
+
+
 class ConfigResolver:
     """Settings per directory, cached; ``override`` (``--config``) applies everywhere."""
 
@@ -246,12 +303,12 @@ class ConfigResolver:
             return self._nearest[folder]
         found = None
         for name in CONFIG_NAMES:
-            if (folder / name).is_file():
+            if _present(folder / name):
                 found = folder / name
                 break
         else:
             pp = folder / "pyproject.toml"
-            if pp.is_file() and _read_table(pp) is not None:
+            if _present(pp) and _read_table(pp) is not None:
                 found = pp
             elif folder.parent != folder:
                 found = self._config_file(folder.parent)

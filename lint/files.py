@@ -98,14 +98,18 @@ class Walker:
         seen: set[str] = set()  # resolved paths, as strings (hashing a Path costs ten times more)
         out: list[tuple[Path, str | None]] = []
         for given in paths:
-            if not given.exists() and not given.is_symlink():
-                out.append((given, "no such file or directory"))
-                continue
-            if not given.is_dir():  # files, and FIFOs/devices/broken links (reported when read)
-                key = str(given.resolve() if given.exists() else given)
-                if key not in seen:
-                    seen.add(key)
-                    out.append((given, None))
+            try:
+                if not given.exists() and not given.is_symlink():
+                    out.append((given, "no such file or directory"))
+                    continue
+                if not given.is_dir():  # files, and FIFOs/devices/broken links (reported when read)
+                    key = str(given.resolve() if given.exists() else given)
+                    if key not in seen:
+                        seen.add(key)
+                        out.append((given, None))
+                    continue
+            except OSError as exc:  # a folder on the way that cannot be searched (no permission)
+                out.append((given, f"cannot read: {exc.strerror or exc}"))
                 continue
             out.extend(self._walk_dir(given, seen))
         out.sort(key=lambda p: str(p[0]))
@@ -129,9 +133,13 @@ class Walker:
                 found.append((d, f"cannot read folder: {exc.strerror or exc}"))
                 continue
             real_d_str = str(real_d)
-            settings = self.settings_for(d)
-            excluded = self._excluder(d, real_d, settings)
-            ignored = self._git_matcher(real_d, real_top) if settings.respect_gitignore else None
+            try:  # a folder that can be listed but not searched (mode 600): its files cannot be read
+                settings = self.settings_for(d)  # (looks for d's configuration file)
+                excluded = self._excluder(d, real_d, settings)
+                ignored = self._git_matcher(real_d, real_top) if settings.respect_gitignore else None
+            except OSError as exc:
+                found.append((d, f"cannot read folder: {exc.strerror or exc}"))
+                continue
             subdirs = []
             for entry in entries:
                 name = entry.name

@@ -18,6 +18,9 @@ from pathlib import Path
 from tidymark.registry import rules_in_module
 
 
+MAX_RULE_FILE_BYTES = 16 * 1024 * 1024
+
+
 class LocalRuleError(Exception):
     pass
 
@@ -55,8 +58,11 @@ def load(path: Path) -> tuple:
             if not f.name.startswith(("_", "test_")) and not f.name.endswith("_test.py"):
                 out.extend(load(f))
         return tuple(out)
+    from tidymark.config import check_input
+
     try:
-        mtime = path.stat().st_mtime_ns
+        st = path.stat()
+        check_input(st, MAX_RULE_FILE_BYTES)  # a FIFO would block the import, a device never end
     except OSError as exc:
         raise LocalRuleError(f"{path}: cannot read local rule file: {exc.strerror or exc}") from None
-    return _load_file(str(path), mtime)
+    return _load_file(str(path), st.st_mtime_ns)

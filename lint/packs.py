@@ -386,11 +386,18 @@ def _load(path_str: str, mtime_ns: int) -> tuple[type[PackRule], ...]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
+    from tidymark.config import read_input
+
     path = Path(path_str)
     try:
-        data = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
+        text = read_input(path).decode("utf-8")
     except OSError as exc:
         raise PackError(f"{path}: cannot read rule pack: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise PackError(f"{path}: cannot read rule pack: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                        f"at offset {exc.start}); save it as UTF-8") from None
+    try:
+        data = YAML(typ="rt").load(text)
     except YAMLError as exc:
         raise PackError(f"{path}: invalid YAML: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):

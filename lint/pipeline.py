@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -51,35 +52,77 @@ class RunOptions:
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C arrived while a file was being replaced: it was held back until the file was
-    written whole, and carries that file's result (so the run can count it)."""
+    """Ctrl-C (or SIGTERM) arrived while a file was being replaced: it was held back until the
+    file was written whole, and carries that file's result (so the run can count it)."""
 
-    def __init__(self, result: FileResult):
+    def __init__(self, result: FileResult, signum: int = signal.SIGINT):
         super().__init__()
         self.result = result
+        self.signum = signum
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a parent's ``terminate()``, ``kill``, a service stopping) ends a run as Ctrl-C does."""
+
+    signum = getattr(signal, "SIGTERM", 15)
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """While the block runs, SIGTERM raises :class:`Terminated` in the main thread, so a run
+    ends as on Ctrl-C: the workers stop at a file boundary, every file is old or new, the
+    journal is kept.  A SIGTERM that is ignored, or handled by the program calling tidymark,
+    is left as it is."""
+    sigterm = getattr(signal, "SIGTERM", None)
+    if sigterm is None or threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(sigterm) is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(sigterm, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(sigterm, signal.SIG_DFL)
+
+
+_HELD = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))
 
 
 @contextmanager
 def _hold_interrupt(held: list[int]):
-    """Hold back Ctrl-C (SIGINT) until the block is done, so a file is replaced whole or not at all.
+    """Hold back Ctrl-C (SIGINT) and SIGTERM until the block is done, so a file is replaced
+    whole or not at all.
 
-    A held Ctrl-C is left in ``held`` for the caller to raise once it has its result.
+    A held signal is left in ``held`` for the caller to raise (as :class:`Interrupted`) once
+    it has its result; a handler of the embedding program's own is called instead.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.getsignal(signal.SIGINT)
-    if not callable(old):  # ignored (worker processes), or the default action
+    olds = {}
+    for sig in _HELD:
+        old = signal.getsignal(sig)
+        if callable(old):  # not ignored (worker processes), nor the default action
+            olds[sig] = old
+            signal.signal(sig, lambda signum, frame: held.append(signum))
+    if not olds:
         yield
         return
-    signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
-        if held and old is not signal.default_int_handler:
-            held.clear()
-            old(signal.SIGINT, None)
+        for sig, old in olds.items():
+            signal.signal(sig, old)
+        if held:
+            old = olds[held[0]]
+            if old is not signal.default_int_handler and old is not _raise_terminated:
+                sig = held[0]
+                held.clear()
+                old(sig, None)
 
 
 class Worker:
@@ -261,11 +304,11 @@ class Worker:
                 res.text = doc.text
             if held:
                 res.diagnostics = [engine_diagnostic(IO_ERROR, msg)]
-                raise Interrupted(_at_start(res)) from None
+                raise Interrupted(_at_start(res), held[0]) from None
             res.diagnostics = [engine_diagnostic(IO_ERROR, msg)] + check_document(doc, rules, timeout=timeout)
             return _at_start(res)
         if held:
-            raise Interrupted(res)
+            raise Interrupted(res, held[0])
         if self.cache is not None and not out.problems:
             from tidymark.document import Document
 
@@ -275,7 +318,19 @@ class Worker:
 
 
     def _write(self, path: Path, display: str, new: bytes, raw: bytes) -> None:
-        """Save the original in the journal (flushed to disk), then replace the file."""
+        """Save the original in the journal (flushed to disk), then replace the file.  A
+        worker process whose run has ended (its parent is gone) writes nothing more."""
+        global _WRITING
+        _exit_if_orphaned()
+        _WRITING = True
+        try:
+            self._save_and_replace(path, display, new, raw)
+        finally:
+            _WRITING = False
+            if _ORPHANED:  # the run ended while this file was replaced: it is whole; stop here
+                os._exit(1)
+
+    def _save_and_replace(self, path: Path, display: str, new: bytes, raw: bytes) -> None:
         if self.journal is None:
             write_atomic(path, new, raw)
             return
@@ -317,14 +372,69 @@ def _at_start(res: FileResult) -> FileResult:
 
 _WORKER: Worker | None = None
 _STOP = None
+_PARENT: int | None = None   # a worker process: the pid of the run's process
+_WRITING = False             # a worker is replacing a file (journal entry and file)
+_ORPHANED = False            # ... and learnt meanwhile that the run's process is gone
+PARENT_POLL_SECONDS = 1.0
 
 
-def _init(opts: RunOptions, stop=None) -> None:
-    global _WORKER, _STOP
+def _exit_if_orphaned() -> None:
+    """In a worker process: end it when the run's process is gone (killed, or ended by a signal
+    sent to it alone): its files are no longer the run's to write, and nobody reads its results."""
+    global _ORPHANED
+    if _PARENT is None or os.getppid() == _PARENT:
+        return
+    if _WRITING:
+        _ORPHANED = True  # the file being replaced is finished first (Worker._write)
+        return
+    os._exit(1)
+
+
+def _worker_sigterm(signum, frame) -> None:
+    # SIGTERM to the whole process group: the run's process ends the run (as on Ctrl-C) and
+    # tells the workers to stop at a file boundary.  Sent because the parent died
+    # (PR_SET_PDEATHSIG) or to an orphaned worker: stop.
+    _exit_if_orphaned()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this worker end when the run's process ends, whatever ends it (SIGKILL too): on
+    Linux the kernel sends SIGTERM when the parent dies; everywhere a thread looks every
+    :data:`PARENT_POLL_SECONDS`."""
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, _worker_sigterm)
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+
+                libc = ctypes.CDLL(None, use_errno=True)
+                libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+            except (OSError, AttributeError):
+                pass
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_SECONDS)
+            if os.getppid() != parent:
+                if hasattr(signal, "SIGTERM"):
+                    os.kill(os.getpid(), signal.SIGTERM)  # handled in the main thread, between two steps
+                else:
+                    _exit_if_orphaned()
+                return
+
+    threading.Thread(target=watch, name="tidymark-parent-watch", daemon=True).start()
+    _exit_if_orphaned()  # the parent may have died before the above was in place
+
+
+def _init(opts: RunOptions, stop=None, parent: int | None = None) -> None:
+    global _WORKER, _STOP, _PARENT
     # Ctrl-C reaches every process of the terminal's process group: workers ignore it and
     # finish the file they are on; the main process tells them to stop (``stop``).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _STOP = stop
+    if parent is not None:
+        _PARENT = parent
+        _die_with_parent(parent)
     _WORKER = Worker(opts)
 
 
@@ -338,6 +448,7 @@ def _chunk_task(items: list[tuple[str, str]]) -> list[FileResult]:
     for item in items:
         if _STOP is not None and _STOP.is_set():
             break
+        _exit_if_orphaned()
         out.append(_task(item))
     return out
 
@@ -448,7 +559,7 @@ def run(items: Iterable[tuple[Path, str]], opts: RunOptions, state: RunState | N
         chunk = max(1, min(64, len(items) // (jobs * 8)))
         chunks = [[(str(p), d) for p, d in items[i:i + chunk]] for i in range(0, len(items), chunk)]
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init,
-                                 initargs=(opts, stop)) as pool:
+                                 initargs=(opts, stop, os.getpid())) as pool:
             futures: list = [pool.submit(_chunk_task, c) for c in chunks]
             current, taken = 0, 0
             try:
