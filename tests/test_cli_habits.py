@@ -348,3 +348,12 @@ def test_the_closing_line_of_a_fix_of_one_file_says_one_file(proj, capsys):
     assert code == 0
     assert re.search(r"Scanned 1 file in [0-9.]+s: changed 1, fixed 1 \(FM002 1\), 0 left, 4 bytes removed\.", out)
     assert "1 files" not in out
+
+
+def test_yaml_error_in_a_rule_pack_says_where_and_what(proj, capsys):
+    write(proj / "pack.yaml", "prefix: XP\nrules:\n  - code: XP001\n    patterns: [a, b\n")
+    write(proj / ".tidymark.yaml", "rule-packs: [pack.yaml]\n")
+    write(proj / "a.md", BAD)
+    code, _, err = run(capsys, "check", "a.md")
+    assert code == 2 and "pack.yaml: invalid YAML: line 5, column 1:" in err
+    assert "<unicode string>" not in err and len(err.strip().splitlines()) == 1
