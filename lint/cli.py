@@ -318,7 +318,7 @@ def cmd_learn(args) -> int:
             t = _unit_text(text)
             if t and t not in patterns:
                 patterns.append(t)
-                lines.append(f"    # {notes} notes ({share:.0%}): {t[:70]}")
+                lines.append(f"    # {_n(notes, 'note')} ({share:.0%}): {t[:70]}")
         if not patterns:
             continue
         n += 1
@@ -791,7 +791,8 @@ def cmd_undo(args) -> int:
             return EXIT_OK
         for r in reversed(runs):
             state = f"undone {r.undone}" if r.undone else ("interrupted" if not r.complete else "can be undone")
-            sys.stdout.write(f"{r.run_id}  {len(r.entries):>5} files  {state}  {' '.join(r.command)}\n")
+            sys.stdout.write(f"{r.run_id}  {len(r.entries):>5} {'file ' if len(r.entries) == 1 else 'files'}  {state}  "
+                             f"{' '.join(r.command)}\n")
         return EXIT_OK
     try:
         if args.run is None:

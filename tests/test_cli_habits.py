@@ -357,3 +357,14 @@ def test_yaml_error_in_a_rule_pack_says_where_and_what(proj, capsys):
     code, _, err = run(capsys, "check", "a.md")
     assert code == 2 and "pack.yaml: invalid YAML: line 5, column 1:" in err
     assert "<unicode string>" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_undo_of_one_file_says_one_file(proj, capsys):
+    a = write(proj / "a.md", BAD)
+    code, out, _ = run(capsys, "fix", "--no-cache", "a.md")
+    assert code == 0 and "The originals of the changed file are kept in" in out
+    code, out, _ = run(capsys, "undo", "--list")
+    assert code == 0 and "    1 file   can be undone" in out and "1 files" not in out
+    code, out, _ = run(capsys, "undo")
+    assert code == 0 and "Restored 1 of 1 file of run" in out
+    assert a.read_text(encoding="utf-8") == BAD
