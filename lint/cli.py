@@ -468,18 +468,14 @@ def cli_overrides(args) -> dict:
 def _check_cli_selectors(args, table) -> None:
     """An unknown rule given with ``--select``, ``--ignore`` or ``--extend-select`` is the
     command line's mistake, not the configuration file's."""
-    import difflib
-
     from tidymark import registry
-    from tidymark.config import ConfigError
+    from tidymark.config import ConfigError, did_you_mean
 
     for option in ("select", "ignore", "extend_select"):
         for sel in getattr(args, option) or ():
             if registry.validate_selector(sel, table):
                 continue
-            names = [*table, *(i.cls.name for i in table.values())]
-            close = difflib.get_close_matches(sel.upper() if sel[:1].isupper() else sel, names, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
+            hint = did_you_mean(sel, [*table, *(i.cls.name for i in table.values())])
             raise ConfigError(f"--{option.replace('_', '-')}: unknown rule or prefix {sel!r} on the command "
                               f"line{hint}; `tidymark rules` lists the rules")
 

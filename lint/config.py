@@ -54,6 +54,16 @@ class Settings:
         return str(self.source) if self.source else "defaults (no configuration file found)"
 
 
+def did_you_mean(word: str, choices) -> str:
+    """`` (did you mean `select`?)`` for the choice closest to a mistyped ``word``, or ""."""
+    import difflib
+
+    choices = list(choices)
+    folded = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(str(word).lower(), list(folded), n=1)
+    return f" (did you mean `{folded[close[0]]}`?)" if close else ""
+
+
 def _strs(value: Any, where: str, key: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
@@ -245,11 +255,8 @@ def apply_table(base: Settings, table: dict, where: str) -> Settings:
             continue
         if key not in KEYS:
             close = [k for k in KEYS if k.replace("-", "") == str(key).replace("_", "").replace("-", "")]
-            if not close:
-                import difflib
-
-                close = difflib.get_close_matches(str(key).replace("_", "-").lower(), [*KEYS, "extend"], n=1)
-            hint = f" (did you mean `{close[0]}`?)" if close else ""
+            hint = f" (did you mean `{close[0]}`?)" if close else did_you_mean(str(key).replace("_", "-"),
+                                                                              [*KEYS, "extend"])
             raise ConfigError(f"{where}: unknown key `{key}`{hint}; expected one of: {', '.join(sorted(KEYS))}")
         attr, conv = KEYS[key]
         updates[attr] = conv(value, where, key)

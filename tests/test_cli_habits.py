@@ -368,3 +368,16 @@ def test_undo_of_one_file_says_one_file(proj, capsys):
     code, out, _ = run(capsys, "undo")
     assert code == 0 and "Restored 1 of 1 file of run" in out
     assert a.read_text(encoding="utf-8") == BAD
+
+
+@pytest.mark.parametrize("config, says", [
+    ("rules:\n  duplicate-key:\n    kep: last\n", "unknown option 'kep' for rule FM001 (duplicate-key) "
+                                                  "(did you mean `keep`?)"),
+    ("select: [FM02X]\n", "`select` names unknown rule or prefix 'FM02X' (did you mean `FM002`?)"),
+    ("ignore: [draft-flg]\n", "`ignore` names unknown rule or prefix 'draft-flg' (did you mean `draft-flag`?)"),
+])
+def test_configuration_typos_get_the_closest_name(proj, capsys, config, says):
+    write(proj / ".tidymark.yaml", config)
+    write(proj / "a.md", BAD)
+    code, _, err = run(capsys, "check", "a.md")
+    assert code == 2 and ".tidymark.yaml" in err and says in err, err
