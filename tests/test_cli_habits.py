@@ -255,10 +255,17 @@ def test_config_prints_valid_json_with_the_configuration_file_keys(proj, capsys)
     assert again == type(original)(**{**original.__dict__, "source": None})
 
 
-def test_config_without_a_configuration_file_says_defaults(tmp_path, monkeypatch, capsys):
+def test_config_without_a_configuration_file_has_a_null_source(tmp_path, monkeypatch, capsys):
+    from tidymark.config import CONFIG_NAMES
+
+    above = [d / n for d in (tmp_path, *tmp_path.parents) for n in (*CONFIG_NAMES, "pyproject.toml")]
+    if any(p.is_file() for p in above):
+        pytest.skip("a configuration file above the temporary folder applies")
     monkeypatch.chdir(tmp_path)
-    code, out, _ = run(capsys, "config", "--config", str(write(tmp_path / "c.yaml", "")), ".")
-    assert code == 0 and json.loads(out)["settings"]["fail-on"] == "info"
+    code, out, _ = run(capsys, "config", ".")
+    data = json.loads(out)
+    assert code == 0 and data["source"] is None and data["settings"]["fail-on"] == "info"
+    assert "select" not in data["settings"]  # unset: the default selection, not an empty list
 
 
 # -- configuration errors ------------------------------------------------------------------------------
