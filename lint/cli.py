@@ -21,10 +21,29 @@ def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def _selection(value: str) -> list[str]:
+    """``--select``: a list that selects nothing would make every run pass without checking anything."""
+    codes = _csv(value)
+    if not codes:
+        raise argparse.ArgumentTypeError("an empty list selects no rule (give codes, prefixes, names or ALL)")
+    return codes
+
+
+def _jobs(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive number of worker processes, got {value!r} "
+                                         f"(leave it out for one per core)")
+    return n
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: .)")
     sel = p.add_argument_group("rule selection")
-    sel.add_argument("--select", type=_csv, metavar="CODES", help="rules to run (prefixes, codes or names; replaces config)")
+    sel.add_argument("--select", type=_selection, metavar="CODES", help="rules to run (prefixes, codes or names; replaces config)")
     sel.add_argument("--ignore", type=_csv, metavar="CODES", help="rules to skip (added to config)")
     sel.add_argument("--extend-select", type=_csv, metavar="CODES", help="rules to run in addition")
     p.add_argument("--config", type=Path, metavar="FILE", help="use this configuration file for every path")
@@ -34,6 +53,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     out.add_argument("--statistics", action="store_true", help="print a count of problems per rule")
     out.add_argument("--report", type=Path, metavar="FILE.html", help="also write a self-contained HTML report")
     out.add_argument("-q", "--quiet", action="store_true", help="print diagnostics only, no summary")
+    out.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                     help="colour the text output: auto (default: on a terminal, unless NO_COLOR is set; "
+                          "FORCE_COLOR forces it), always or never")
     out.add_argument("--progress", dest="progress", action="store_true", default=None,
                      help="show a progress bar (default: on a terminal, for large runs)")
     out.add_argument("--no-progress", dest="progress", action="store_false")
@@ -51,7 +73,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     perf = p.add_argument_group("performance")
     perf.add_argument("--no-cache", dest="use_cache", action="store_false", default=True, help="do not read or write the result cache")
     perf.add_argument("--cache-dir", type=Path, metavar="DIR", help="result cache folder (default: ./.tidymark_cache)")
-    perf.add_argument("-j", "--jobs", type=int, default=0, metavar="N", help="worker processes (default: one per core)")
+    perf.add_argument("-j", "--jobs", type=_jobs, default=0, metavar="N", help="worker processes (default: one per core)")
     p.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false", default=None,
                    help="also check files ignored by .gitignore")
     # --- scale-out engines (tidymark.adapters.engine_cli; docs/scaling-out.md) -----------------
@@ -64,6 +86,15 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     # --- end of scale-out engines ----------------------------------------------------------------
 
 
+def _add_fix_options(p: argparse.ArgumentParser) -> None:
+    f = p.add_argument_group("fix")
+    f.add_argument("--diff", action="store_true", help="print a unified diff of the fixes and write nothing")
+    f.add_argument("--show-fixes", action="store_true", help="list the fixes applied to each file")
+    f.add_argument("--backup", type=Path, metavar="DIR",
+                   help="keep the originals of changed files in DIR (default: a journal in the cache folder)")
+    f.add_argument("--no-backup", action="store_true", help="keep no journal of the originals (no `tidymark undo`)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from tidymark import __version__
 
@@ -71,15 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
                                  "saved from the web (front matter, clipper scaffolding, ads, image proxies).")
     ap.add_argument("--version", action="version", version=f"tidymark {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
-    c = sub.add_parser("check", help="report problems")
+    c = sub.add_parser("check", help="report problems (with --fix: fix them, as `tidymark fix`)")
     _add_common(c)
+    c.add_argument("--fix", action="store_true", default=False, help="fix problems in place, as `tidymark fix` does")
+    c.add_argument("--no-fix", dest="fix", action="store_false")
+    _add_fix_options(c)
     f = sub.add_parser("fix", help="fix problems in place (safe fixes only unless --unsafe-fixes)")
     _add_common(f)
-    f.add_argument("--diff", action="store_true", help="print a unified diff of the fixes and write nothing")
-    f.add_argument("--show-fixes", action="store_true", help="list the fixes applied to each file")
-    f.add_argument("--backup", type=Path, metavar="DIR",
-                   help="keep the originals of changed files in DIR (default: a journal in the cache folder)")
-    f.add_argument("--no-backup", action="store_true", help="keep no journal of the originals (no `tidymark undo`)")
+    _add_fix_options(f)
     u = sub.add_parser("undo", help="restore the files a fix run changed (the latest run unless named)")
     u.add_argument("run", nargs="?", metavar="RUN_ID|DIR", help="a run id from `undo --list`, or a --backup folder")
     u.add_argument("--list", action="store_true", help="list the fix runs that can be undone")
@@ -146,44 +176,73 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command is None:
         ap.print_help(sys.stderr)
         return EXIT_ERROR
+    if args.command == "check" and (args.fix or args.diff):
+        args.command = "fix"  # `check --fix` (and ruff's `check --diff`) is `fix`
+    elif args.command == "check" and (args.show_fixes or args.backup is not None or args.no_backup):
+        used = "--show-fixes" if args.show_fixes else ("--backup" if args.backup is not None else "--no-backup")
+        _err(f"{used} applies to fixing: use `tidymark fix` or `tidymark check --fix`")
+        return EXIT_ERROR
     if args.command not in ("check", "fix") or getattr(args, "engine", "local") != "local":
         _started()  # only a local check or fix run holds collection off until its rules are built
     try:
-        if args.command == "rules":
-            return cmd_rules(args.format)
-        if args.command == "rule":
-            return cmd_rule(args.code)
-        if args.command == "config":
-            return cmd_config(args)
-        if args.command == "undo":
-            return cmd_undo(args)
-        if args.command == "new-rule":
-            return cmd_new_rule(args)
-        if args.command == "learn":
-            return cmd_learn(args)
-        # --- scale-out engines ---------------------------------------------------------------------
-        if getattr(args, "engine", "local") != "local":
-            from tidymark.adapters.engine_cli import run as run_engine
-
-            return run_engine(args, args.engine)
-        if getattr(args, "output_dir", None) or getattr(args, "text_column", None) or getattr(args, "id_column", None):
-            _err("--output-dir, --text-column and --id-column need --engine ray or --engine dask")
-            return EXIT_ERROR
-        # --- end of scale-out engines ----------------------------------------------------------
-        from tidymark.pipeline import sigterm_as_interrupt
-
-        with sigterm_as_interrupt():  # SIGTERM ends a check or fix run as Ctrl-C does
-            return cmd_run(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # a reader that went away is noticed here, not at interpreter exit
+        return code
     except KeyboardInterrupt as exc:
         terminated = _terminated(exc)
         _err("terminated" if terminated else "interrupted")
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except BrokenPipeError:
-        try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
-            pass
+        return _closed_pipe()
+
+
+def _dispatch(args) -> int:
+    if args.command == "rules":
+        return cmd_rules(args.format)
+    if args.command == "rule":
+        return cmd_rule(args.code)
+    if args.command == "config":
+        return cmd_config(args)
+    if args.command == "undo":
+        return cmd_undo(args)
+    if args.command == "new-rule":
+        return cmd_new_rule(args)
+    if args.command == "learn":
+        return cmd_learn(args)
+    # --- scale-out engines ---------------------------------------------------------------------
+    if getattr(args, "engine", "local") != "local":
+        from tidymark.adapters.engine_cli import run as run_engine
+
+        return run_engine(args, args.engine)
+    if getattr(args, "output_dir", None) or getattr(args, "text_column", None) or getattr(args, "id_column", None):
+        _err("--output-dir, --text-column and --id-column need --engine ray or --engine dask")
         return EXIT_ERROR
+    # --- end of scale-out engines ----------------------------------------------------------
+    from tidymark.pipeline import sigterm_as_interrupt
+
+    with sigterm_as_interrupt():  # SIGTERM ends a check or fix run as Ctrl-C does
+        return cmd_run(args)
+
+
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a program ended by SIGPIPE (`tidymark check | head`)
+
+
+def _closed_pipe() -> int:
+    """The reader of the output went away (``| head``): stop quietly, with the status of a
+    program ended by SIGPIPE. Standard output is pointed at the null device, as the Python
+    documentation recommends (signal module, "Note on SIGPIPE"), so that what is still
+    buffered for the closed pipe is dropped and no error is printed at exit."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return EXIT_BROKEN_PIPE  # not a file (a caller's io.StringIO): nothing to redirect
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except OSError:
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def _terminated(exc: BaseException) -> bool:
@@ -261,7 +320,7 @@ def cmd_learn(args) -> int:
         return EXIT_ERROR
     rule = SiteBoilerplate(SiteBoilerplate.Options(min_notes=args.min_notes, min_share=args.min_share))
     found = rule.candidates(facts)
-    lines = [f"# Boilerplate candidates learned by `tidymark learn` from {len(facts)} notes.",
+    lines = [f"# Boilerplate candidates learned by `tidymark learn` from {_n(len(facts), 'note')}.",
              "# Review every pattern, delete the ones that are real content, then enable the pack:",
              f"#   rule-packs = [\"{args.output.as_posix()}\"]   extend-select = [\"{args.prefix}\"]",
              f"prefix: {args.prefix}", "rules:"]
@@ -274,7 +333,7 @@ def cmd_learn(args) -> int:
             t = _unit_text(text)
             if t and t not in patterns:
                 patterns.append(t)
-                lines.append(f"    # {notes} notes ({share:.0%}): {t[:70]}")
+                lines.append(f"    # {_n(notes, 'note')} ({share:.0%}): {t[:70]}")
         if not patterns:
             continue
         n += 1
@@ -300,7 +359,8 @@ def cmd_learn(args) -> int:
         _err(f"cannot write {args.output}: {exc.strerror or exc}")
         return EXIT_ERROR
     total = sum(len(c) for c in found.values())
-    sys.stdout.write(f"{total} candidate lines from {len(found)} sites written to {args.output} ({n} rules)\n")
+    sys.stdout.write(f"{_n(total, 'candidate line')} from {_n(len(found), 'site')} written to {args.output} "
+                     f"({_n(n, 'rule')})\n")
     return EXIT_OK
 
 
@@ -355,10 +415,12 @@ def cmd_new_rule(args) -> int:
 
 
 def cmd_config(args) -> int:
-    import dataclasses
+    """The resolved configuration as one JSON object: ``settings`` uses the keys of the
+    configuration file (it can be saved as ``.tidymark.yaml``, JSON being YAML), ``source``
+    names the file it came from (null: the defaults)."""
     import json
 
-    from tidymark.config import ConfigError, ConfigResolver
+    from tidymark.config import ConfigError, ConfigResolver, settings_table
     from tidymark.runner import RuleBook
 
     try:
@@ -374,12 +436,9 @@ def cmd_config(args) -> int:
     except OSError as exc:  # a folder on the way that cannot be searched
         _err(f"{args.path}: cannot read its configuration: {exc.strerror or exc}")
         return EXIT_ERROR
-    data = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(settings).items()}
-    data["source"] = settings.describe()
-    data["root"] = str(settings.root)
-    data["per_file_ignores"] = {p: list(c) for p, c in settings.per_file_ignores}
-    data["rules_selected"] = [r.code for r in rules]
-    sys.stdout.write(f"# configuration for {args.path} from {settings.describe()}\n")
+    data = {"path": str(args.path), "source": str(settings.source) if settings.source else None,
+            "root": str(settings.root), "settings": settings_table(settings),
+            "rules-selected": [r.code for r in rules]}
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
     return EXIT_OK
 
@@ -401,9 +460,55 @@ class _Progress:
         if self.bar is not None:
             self.bar.update(1)
 
+    def through(self, stream):
+        """``stream``, or while the bar is shown, a stream whose writes clear the bar first and
+        draw it again after (both usually go to the same terminal)."""
+        return stream if self.bar is None else _AroundBar(stream, self)
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
+
+
+class _AroundBar:
+    """Writes to a stream without mixing them into a progress bar on the same terminal."""
+
+    def __init__(self, stream, progress: _Progress):
+        self.stream, self.progress = stream, progress
+
+    def write(self, s: str) -> int:
+        bar = self.progress.bar
+        if bar is None:
+            return self.stream.write(s)
+        with bar.external_write_mode(file=self.stream):  # clears the bar; draws it again on exit
+            n = self.stream.write(s)
+            self.stream.flush()
+        return n
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+def use_color(choice: str, stream) -> bool:
+    """``--color``: always, never, or auto: on a terminal that is not ``TERM=dumb``, unless
+    ``NO_COLOR`` is set (https://no-color.org); ``FORCE_COLOR`` turns it on off a terminal.
+    Both are ignored when empty; ``NO_COLOR`` wins, as in CPython's own colour handling."""
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def cli_overrides(args) -> dict:
@@ -412,6 +517,34 @@ def cli_overrides(args) -> dict:
             "ignore": tuple(args.ignore) if args.ignore else None,
             "extend_select": tuple(args.extend_select) if args.extend_select else None,
             "unsafe_fixes": args.unsafe_fixes, "respect_gitignore": args.respect_gitignore}
+
+
+def _check_cli_selectors(args, table) -> None:
+    """An unknown rule given with ``--select``, ``--ignore`` or ``--extend-select`` is the
+    command line's mistake, not the configuration file's."""
+    from tidymark import registry
+    from tidymark.config import ConfigError, did_you_mean
+
+    for option in ("select", "ignore", "extend_select"):
+        for sel in getattr(args, option) or ():
+            if registry.validate_selector(sel, table):
+                continue
+            hint = did_you_mean(sel, [*table, *(i.cls.name for i in table.values())])
+            raise ConfigError(f"--{option.replace('_', '-')}: unknown rule or prefix {sel!r} on the command "
+                              f"line{hint}; `tidymark rules` lists the rules")
+
+
+def _check_cache_dir(cache_dir: Path | None, given_by: str) -> None:
+    """The cache folder is created when missing, but not the folders above it: a mistyped
+    ``--cache-dir /mnt/bakup/cache`` is an error, not a new tree of folders from the root."""
+    from tidymark.config import ConfigError
+
+    if cache_dir is None or cache_dir.exists():
+        return
+    parent = cache_dir.absolute().parent
+    if not parent.is_dir():
+        raise ConfigError(f"{given_by} {_printable(str(cache_dir))}: the folder {_printable(str(parent))} does "
+                          f"not exist (tidymark creates the cache folder, not the folders above it)")
 
 
 def _broken_executor() -> type[BaseException]:
@@ -428,7 +561,7 @@ def cmd_run(args) -> int:
     from tidymark.diagnostics import Applicability, Severity
     from tidymark.engine import INTERNAL_ERROR
     from tidymark.files import Walker
-    from tidymark.output import REPORTERS, stream_is_tty
+    from tidymark.output import REPORTERS
     from tidymark.pipeline import RunOptions, RunState, run
     from tidymark.registry import RegistryError
     from tidymark.runner import FileResult, RuleBook
@@ -442,10 +575,14 @@ def cmd_run(args) -> int:
         paths = args.paths or [Path(".")]
         top = resolver.for_dir(Path("."))
         cache_dir = args.cache_dir or top.cache_dir
+        if args.use_cache or (mode == "fix" and getattr(args, "backup", None) is None
+                              and not getattr(args, "no_backup", False)):  # the journal is kept there
+            _check_cache_dir(cache_dir, "--cache-dir" if args.cache_dir else f"{top.describe()}: `cache-dir`")
         if args.use_cache:
             from tidymark import registry
 
             registry.cache_entry_points(cache_folder(cache_dir))
+        _check_cli_selectors(args, book.table_for(top))
         book.rules_for(top)  # validates the configuration before any file is touched
         _started()
         targets = list(Walker(resolver.for_dir).walk(paths))
@@ -466,7 +603,8 @@ def cmd_run(args) -> int:
         from tidymark.formats import FORMATS
         reporter_cls = FORMATS[fmt]
     from tidymark.output import NEEDS_TEXT
-    reporter = reporter_cls(sys.stdout, threshold, color=stream_is_tty() and fmt == "text")
+    color = fmt == "text" and use_color(args.color, sys.stdout)
+    reporter = reporter_cls(sys.stdout, threshold, color=color)
     writer = Baseline(args.write_baseline) if args.write_baseline else None
     keep_text = fmt in NEEDS_TEXT or baseline is not None or writer is not None or args.report is not None
     journal_dir, backup_error = _journal_dir(args, mode, cache_dir)
@@ -502,6 +640,8 @@ def cmd_run(args) -> int:
     report_files: list[dict] = []
     facts_by_file: dict[str, tuple[Path, dict]] = {}
     progress = _Progress(len(items), args.progress)
+    plain_out = reporter.out
+    out = reporter.out = progress.through(plain_out)  # diagnostics are written around the bar
     state = RunState()
     stream = None
     untallied = None  # a result received but not yet counted (for the message of an interrupted run)
@@ -530,7 +670,7 @@ def cmd_run(args) -> int:
                 per = Counter(f"{d.code} ({d.name})" for d in result.applied)
                 fixed_lines.append(f"{result.display}:\n" + "".join(f"    {n} × {k}\n" for k, n in sorted(per.items())))
             if result.diff and fmt == "text":
-                sys.stdout.write(_color_diff(result.diff) if stream_is_tty() and fmt == "text" else result.diff)
+                out.write(_color_diff(result.diff) if color else result.diff)
             if mode != "diff" or fmt != "text":
                 reporter.file(result)
             if result.facts:
@@ -549,19 +689,26 @@ def cmd_run(args) -> int:
         done = summary["files"] + len(late)
         changed = summary["changed_files"] + sum(1 for r in late if r.changed)
         saved = _finish_journal(journal_dir, args, complete=False)
-        undo = f"; `tidymark undo` restores the {saved} changed files" if saved else ""
+        undo = f"; `tidymark undo` restores {_the_changed(saved)}" if saved else ""
         word = "terminated (SIGTERM)" if _terminated(exc) else "interrupted"
-        _err(f"{word} after {done} of {len(items)} files ({changed} changed; every file is either "
+        _err(f"{word} after {done} of {_n(len(items), 'file')} ({changed} changed; every file is either "
              f"unchanged or completely fixed{undo})")
         return EXIT_TERMINATED if _terminated(exc) else EXIT_INTERRUPTED
     except _broken_executor() as exc:
         progress.close()
         saved = _finish_journal(journal_dir, args, complete=False)
-        undo = f"; `tidymark undo` restores the {saved} changed files" if saved else ""
+        undo = f"; `tidymark undo` restores {_the_changed(saved)}" if saved else ""
         _err(f"a worker process died ({exc}); files it had finished were written whole, the others were not "
              f"changed{undo}")
         return EXIT_ERROR
+    except BrokenPipeError:  # the reader went away (`| head`): stop at a file boundary, as on Ctrl-C
+        progress.close()
+        if stream is not None:
+            stream.close()
+        _finish_journal(journal_dir, args, complete=False)
+        raise
     progress.close()
+    reporter.out = plain_out
     saved = _finish_journal(journal_dir, args, complete=True)
     if facts_by_file:
         _project_pass(book, top, facts_by_file, summary, reporter, threshold, fail_on, baseline,
@@ -588,14 +735,15 @@ def cmd_run(args) -> int:
             if mode == "fix" and summary["changed_files"]:
                 reporter.out.write(_closing(summary))
             if saved:
-                reporter.out.write(f"The originals of the {saved} changed files are kept in "
+                reporter.out.write(f"The originals of {_the_changed(saved)} are kept in "
                                    f"{_printable(str(journal_dir))}; `tidymark undo` restores them.\n")
     else:
         reporter.finish(summary)
     if args.statistics:
         (sys.stdout if fmt in ("text", "concise") else sys.stderr).write(_statistics(summary))
     if args.write_baseline is not None and not args.quiet:
-        sys.stderr.write(f"Baseline with {sum(writer.counts.values())} problems written to {args.write_baseline}\n")
+        sys.stderr.write(f"Baseline with {_n(sum(writer.counts.values()), 'problem')} written to "
+                         f"{args.write_baseline}\n")
     if args.report is not None:
         from tidymark.report import build_html
 
@@ -610,9 +758,18 @@ def cmd_run(args) -> int:
         return EXIT_OK  # recording a baseline is not a failing check
     if args.exit_non_zero_on_fix and mode == "fix" and summary["changed_files"]:
         return EXIT_PROBLEMS
-    if mode == "diff" and summary["changed_files"]:
-        return EXIT_PROBLEMS
+    if mode == "diff":  # like `ruff --diff`: 1 when there is a diff, 0 when there is nothing to change
+        return EXIT_PROBLEMS if summary["changed_files"] else EXIT_OK
     return EXIT_PROBLEMS if summary["failing"] else EXIT_OK
+
+
+def _n(count: int, noun: str) -> str:
+    """``1 file``, ``2 files``."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _the_changed(count: int) -> str:
+    return "the changed file" if count == 1 else f"the {count:,} changed files"
 
 
 def _printable(name: str) -> str:
@@ -695,7 +852,8 @@ def cmd_undo(args) -> int:
             return EXIT_OK
         for r in reversed(runs):
             state = f"undone {r.undone}" if r.undone else ("interrupted" if not r.complete else "can be undone")
-            sys.stdout.write(f"{r.run_id}  {len(r.entries):>5} files  {state}  {' '.join(r.command)}\n")
+            sys.stdout.write(f"{r.run_id}  {len(r.entries):>5} {'file ' if len(r.entries) == 1 else 'files'}  {state}  "
+                             f"{' '.join(r.command)}\n")
         return EXIT_OK
     try:
         if args.run is None:
@@ -725,7 +883,7 @@ def cmd_undo(args) -> int:
         sys.stdout.write(f"Kept {_printable(p)}: {why}\n")
     for p, why in out.failed:
         sys.stdout.write(f"Failed {_printable(p)}: {why}\n")
-    sys.stdout.write(f"{verb} {len(out.restored)} of {len(run.entries)} files of run {run.run_id}"
+    sys.stdout.write(f"{verb} {len(out.restored)} of {_n(len(run.entries), 'file')} of run {run.run_id}"
                      + (f"; {len(out.already)} already as before" if out.already else "")
                      + (f"; {len(out.skipped)} edited or deleted since, left as they are" if out.skipped else "")
                      + (f"; {len(out.failed)} failed" if out.failed else "") + ".\n")
@@ -804,8 +962,8 @@ def _statistics(summary: dict) -> str:
 
 def _closing(s: dict) -> str:
     per = ", ".join(f"{c} {n}" for c, n in sorted(s["fixed_per_rule"].items()))
-    return (f"Scanned {s['files']} files in {s['seconds']:.1f}s: changed {s['changed_files']}, "
-            f"fixed {s['fixed']} ({per}), {s['remaining']} left, {s['bytes_removed']:,} bytes removed.\n")
+    return (f"Scanned {_n(s['files'], 'file')} in {s['seconds']:.1f}s: changed {s['changed_files']}, "
+            f"fixed {s['fixed']} ({per}), {s['remaining']} left, {_n(s['bytes_removed'], 'byte')} removed.\n")
 
 
 def _color_diff(diff: str) -> str:

@@ -55,6 +55,16 @@ class Settings:
         return str(self.source) if self.source else "defaults (no configuration file found)"
 
 
+def did_you_mean(word: str, choices) -> str:
+    """`` (did you mean `select`?)`` for the choice closest to a mistyped ``word``, or ""."""
+    import difflib
+
+    choices = list(choices)
+    folded = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(str(word).lower(), list(folded), n=1)
+    return f" (did you mean `{folded[close[0]]}`?)" if close else ""
+
+
 def _strs(value: Any, where: str, key: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
@@ -190,6 +200,24 @@ def read_input(path: Path, limit: int | None = None) -> bytes:
     return data
 
 
+def settings_table(settings: Settings) -> dict[str, Any]:
+    """``settings`` as a configuration table, with the keys of a configuration file (unset
+    keys left out); :func:`apply_table` reads it back to the same settings."""
+    out: dict[str, Any] = {}
+    for key, (attr, _) in KEYS.items():
+        value = getattr(settings, attr)
+        if value is None:
+            continue
+        if attr == "per_file_ignores":
+            value = {pattern: list(codes) for pattern, codes in value}
+        elif isinstance(value, tuple):
+            value = [str(v) if isinstance(v, Path) else v for v in value]
+        elif isinstance(value, Path):
+            value = str(value)
+        out[key] = value
+    return out
+
+
 def _read_table(path: Path) -> dict | None:
     """The tidymark table of a config file, or None when a pyproject has none."""
     try:
@@ -215,12 +243,27 @@ def _read_table(path: Path) -> dict | None:
     try:
         data = YAML(typ="safe", pure=True).load(raw)
     except YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        raise ConfigError(f"{path}: {_yaml_problem(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the configuration must be a mapping of keys to values")
     return data
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """A YAML error as a person reads it: where (line and column, 1-based) and what is
+    wrong, without the parser's stream names and context."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None)
+    if not problem:
+        lines = [l for l in str(exc).splitlines() if l.strip() and not l.lstrip().startswith("in \"")]
+        problem = lines[0].strip() if lines else type(exc).__name__
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and context != problem and start is not None and start is not mark:
+        problem += f" ({context} that starts at line {start.line + 1}, column {start.column + 1})"
+    return f"invalid YAML: {where}{problem}"
 
 
 def load_file(path: Path, _seen: tuple[Path, ...] = ()) -> Settings:
@@ -235,7 +278,10 @@ def load_file(path: Path, _seen: tuple[Path, ...] = ()) -> Settings:
         ext = table["extend"]
         if not isinstance(ext, str):
             raise ConfigError(f"{path}: `extend` must be a path string, got {ext!r}")
-        parent = load_file((path.parent / ext), _seen + (path,))
+        target = path.parent / ext
+        if not target.exists():  # anything else that is not a regular file is refused when it is read
+            raise ConfigError(f"{path}: `extend` names {ext}, which does not exist ({target.resolve()})")
+        parent = load_file(target, _seen + (path,))
         base = replace(parent, source=path, root=path.parent)
     return apply_table(base, table, str(path))
 
@@ -247,7 +293,8 @@ def apply_table(base: Settings, table: dict, where: str) -> Settings:
             continue
         if key not in KEYS:
             close = [k for k in KEYS if k.replace("-", "") == str(key).replace("_", "").replace("-", "")]
-            hint = f" (did you mean `{close[0]}`?)" if close else ""
+            hint = f" (did you mean `{close[0]}`?)" if close else did_you_mean(str(key).replace("_", "-"),
+                                                                              [*KEYS, "extend"])
             raise ConfigError(f"{where}: unknown key `{key}`{hint}; expected one of: {', '.join(sorted(KEYS))}")
         attr, conv = KEYS[key]
         updates[attr] = conv(value, where, key)

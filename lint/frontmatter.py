@@ -241,7 +241,8 @@ class FrontMatter:
     def error(self) -> FrontMatterError | None:
         """Why the front matter cannot be read at all (None when it can)."""
         if not self.closed:
-            return FrontMatterError("front matter is not closed: no `---` line ends it",
+            delimiter = "+++" if self.kind == "toml" else "---"
+            return FrontMatterError(f"front matter is not closed: no `{delimiter}` line ends it",
                                     Span(self.span.start, self.span.start + 3))
         data, exc = self._load
         if exc is None:

@@ -399,7 +399,9 @@ def _load(path_str: str, mtime_ns: int) -> tuple[type[PackRule], ...]:
     try:
         data = YAML(typ="rt").load(text)
     except YAMLError as exc:
-        raise PackError(f"{path}: invalid YAML: {exc}") from None
+        from tidymark.config import _yaml_problem
+
+        raise PackError(f"{path}: {_yaml_problem(exc)}") from None
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise PackError(f"{path}: a rule pack needs a `rules:` list")
     unknown = set(data) - {"rules", "name", "prefix", "description"}

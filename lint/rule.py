@@ -110,8 +110,11 @@ class Rule:
         for key, value in raw.items():
             f = fields.get(key) or fields.get(key.replace("_", "-"))
             if f is None:
+                from tidymark.config import did_you_mean
+
                 raise OptionsError(
-                    f"{where}unknown option {key!r} for rule {cls.code} ({cls.name}); "
+                    f"{where}unknown option {key!r} for rule {cls.code} ({cls.name})"
+                    f"{did_you_mean(str(key).replace('_', '-'), fields)}; "
                     f"expected one of: {', '.join(sorted(fields)) or 'none'}")
             kwargs[f.name] = coerce(hints[f.name], value, f"{where}option {key!r} of rule {cls.code}")
         return cls.Options(**kwargs)

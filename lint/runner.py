@@ -84,8 +84,11 @@ class RuleBook:
         for key in ("select", "ignore", "extend_select", "unfixable"):
             for sel in getattr(settings, key) or ():
                 if not registry.validate_selector(sel, table):
+                    from tidymark.config import did_you_mean
+
+                    hint = did_you_mean(sel, [*table, *(i.cls.name for i in table.values())])
                     raise ConfigError(f"{settings.describe()}: `{key.replace('_', '-')}` names unknown rule "
-                                      f"or prefix {sel!r}")
+                                      f"or prefix {sel!r}{hint}")
         for sel in settings.severity:
             if sel.upper() != "ALL" and not registry.validate_selector(sel, table):
                 raise ConfigError(f"{settings.describe()}: `severity` names unknown rule or prefix {sel!r}")

@@ -414,7 +414,7 @@ CONFIG_ERRORS = [
     (".tidymark.yaml", "select: [FM]\nignore: PB001\nrulez: {}\n", ["unknown key `rulez`"]),
     (".tidymark.yaml", "select: [FM\n", ["invalid YAML"]),
     (".tidymark.yaml", "- select\n", ["must be a mapping"]),
-    (".tidymark.yaml", "extend: missing.yaml\n", ["missing.yaml", "cannot read"]),
+    (".tidymark.yaml", "extend: missing.yaml\n", ["`extend` names missing.yaml", "does not exist"]),
     (".tidymark.yaml", "rules:\n  FM002:\n    keys: title\n", ["option 'keys' of rule FM002", "must be a list"]),
 ]
 

@@ -202,7 +202,7 @@ def test_rule_options_by_code_or_name_are_parsed():
 
 @pytest.mark.parametrize(("options", "message"), [
     ({"FM001": {"keep": 1}}, "option 'keep' of rule FM001 must be one of"),
-    ({"FM001": {"kep": "first"}}, "unknown option 'kep' for rule FM001 (duplicate-key); expected one of: keep"),
+    ({"FM001": {"kep": "first"}}, "unknown option 'kep' for rule FM001 (duplicate-key) (did you mean `keep`?); expected one of: keep"),
     ({"FM000": {"anything": 1}}, "rule FM000 (invalid-front-matter) takes no options"),
     ({"PB001": {"draft-keys": "draft"}}, "option 'draft-keys' of rule PB001 must be a list"),
     ({"PB001": {"draft-keys": [1]}}, "option 'draft-keys' of rule PB001 must be a string"),

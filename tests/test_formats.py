@@ -645,10 +645,13 @@ def test_per_file_ignores_globs(empty, capsys):
 # -- tidymark config -----------------------------------------------------------------------------------
 
 def _config(capsys, *argv) -> tuple[str, dict]:
+    """The source named by `tidymark config` and its settings (with `rules_selected` added)."""
     code, out, err = run(capsys, "config", *argv)
     assert code == 0, err
-    head, _, body = out.partition("\n")
-    return head, json.loads(body)
+    data = json.loads(out)
+    settings = {k.replace("-", "_"): v for k, v in data["settings"].items()}
+    settings["source"], settings["rules_selected"] = data["source"], data["rules-selected"]
+    return f"# configuration for {data['path']} from {data['source']}", settings
 
 
 def test_config_prints_the_resolved_configuration_and_its_file(empty, capsys):

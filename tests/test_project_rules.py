@@ -147,7 +147,7 @@ def test_site_boilerplate_with_cache_and_pool(proj, capsys, jobs):
 def test_learn_writes_a_pack_that_works(proj, capsys):
     site_notes(proj, 6)
     assert main(["learn", ".", "-o", "learned.yaml"]) == 0
-    assert "2 candidate lines from 1 sites" in capsys.readouterr().out
+    assert "2 candidate lines from 1 site " in capsys.readouterr().out
     (proj / ".tidymark.yaml").write_text("rule-packs: [learned.yaml]\nselect: [LRN]\nunsafe-fixes: true\n",
                                          encoding="utf-8")
     code, items = run_json(capsys, "check", ".", "--no-cache")
