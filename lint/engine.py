@@ -561,7 +561,7 @@ def _duplicate_keys(doc: Document) -> set[str]:
 def _new_duplicate_keys(before: Document, after: Document, edits: list[Edit]) -> list[str]:
     """Keys a pass's edits repeat in the front matter (only looked at when they touch it)."""
     fm = before.front_matter
-    if fm is None or fm.kind != "yaml" or not any(e.span.start <= fm.span.end for e in edits):
+    if fm is None or fm.kind != "yaml" or not any(e.span.start < fm.span.end for e in edits):
         return []
     return sorted(_duplicate_keys(after) - _duplicate_keys(before))
 
