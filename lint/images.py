@@ -89,11 +89,11 @@ def source_url(doc: Document) -> str | None:
     fm = doc.front_matter
     if fm is None or fm.kind != "yaml" or fm.error is not None:
         return None
-    from tidymark.clipper import SOURCE_URL_KEYS
+    from tidymark.clipper import SOURCE_URL_KEYS, is_placeholder_url
 
     for key, value in fm.values.items():
         if str(key).lower() in SOURCE_URL_KEYS and isinstance(value, str) \
-                and value.strip().lower().startswith(("http://", "https://")):
+                and value.strip().lower().startswith(("http://", "https://")) and not is_placeholder_url(value):
             return value.strip()
     return None
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from tidymark.clipper import SOURCE_URL_KEYS, norm_url
+from tidymark.clipper import SOURCE_URL_KEYS, is_placeholder_url, norm_url
 from tidymark.diagnostics import Edit, Fix, FixKind
 from tidymark.edits import remove_lines
 from tidymark.frontmatter import scalar_text
@@ -17,12 +17,6 @@ _READ_ORIGINAL_ENDINGS = ("Original](", "original](", "article](", "Article](", 
 _READ_ORIGINAL_START = re.compile(
     r"^[ \t]*\[(?:Read Original|Read original|Original|Original article|Original Article|View original|原文链接|查看原文)\]\(",
     re.M)
-# Placeholders a clipper writes when the page had no address of its own: Omnivore's
-# newsletter `https://omnivore.app/no_url?q=<id>`, a local preview server, about:blank.
-_PLACEHOLDER_URL = re.compile(
-    r"(?:https?://(?:www\.)?omnivore\.app/no_url\b"
-    r"|https?://(?:[^/?#@\s]*@)?(?:localhost|[\w.-]+\.localhost|127(?:\.\d{1,3}){3}|0\.0\.0\.0|\[::1?\])(?::\d+)?(?:[/?#]|$)"
-    r"|about:)", re.I)
 _SIMPREAD = re.compile(
     r"^>?\s*本文由\s*\[?简悦\s*SimpRead\]?(?:\([^)]*\))?\s*转码[，,]?\s*(?:原文地址\s*"
     r"(?:\[[^\]]*\]\((?P<url>https?://[^)\s]+)\)|(?P<bare>https?://\S+)))?\s*$")
@@ -108,7 +102,7 @@ class SourceLinkLine(Rule):
                 groups = m.groupdict()
                 url = groups.get("url") or groups.get("angle") or groups.get("bare")
                 what = "SimpRead transcoding note" if "SimpRead" in raw else "`Read Original` link"
-                if url is not None and _PLACEHOLDER_URL.match(url):
+                if url is not None and is_placeholder_url(url):
                     # not the article's address: nothing to keep, in the front matter or here
                     yield self.diagnostic(span, f"{what} to a placeholder address, not the article's (line {line0 + 1})",
                                           fix=Fix.safe(f"Remove the {what}", remove_lines(doc, line0, line0 + 1),

@@ -41,8 +41,9 @@ class DeadImageProxy(ProxyImageRule):
     had them: unwrapping them is IM002's unsafe fix.  When the proxy wrapped a lazy-load
     placeholder (`data:` image) or a `t.co` short link there is no image to restore: the
     fix removing the image is unsafe.  A site path resolved against `t.co` gets an unsafe
-    fix rebasing it on the origin of the note's source URL (`url`, `source`, …), and no fix
-    when the note has none: an article figure is never offered for deletion.  A dead layer
+    fix rebasing it on the origin of the note's source URL (`url`, `source`, …; a placeholder
+    such as `omnivore.app/no_url` is not one), and no fix when the note has none: an
+    article figure is never offered for deletion.  A dead layer
     that cannot be decoded gets no fix.
 
     ## Options
