@@ -57,7 +57,7 @@ MAX_MATCH_CHARS = 1000
 
 WHOLE_LINE = frozenset({"recommendation", "recommendation_weak", "call_to_action", "call_to_action_template",
                         "call_to_action_end", "republication", "cta_link_text", "scaffolding"})
-TERMS = frozenset({"call_to_action_gated", "call_to_action_keep", "share_words", "cta_link_urls",
+TERMS = frozenset({"call_to_action_gated", "call_to_action_keep", "share_words", "share_words_weak", "cta_link_urls",
                    "share_urls", "ad_domains", "shop_host_prefixes", "promo_paths", "promo_exempt_hosts"})
 CATEGORIES = WHOLE_LINE | TERMS
 _CATEGORY_KEYS = {"phrases", "patterns"}

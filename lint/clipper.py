@@ -140,3 +140,16 @@ def same_title(title: str, heading: str) -> bool:
     if not h or not t:
         return False
     return h == t or h in title_forms(title) or t in title_forms(heading)
+
+
+# Placeholders a clipper writes when the page had no address of its own: Omnivore's
+# newsletter `https://omnivore.app/no_url?q=<id>`, a local preview server, about:blank.
+_PLACEHOLDER_URL = re.compile(
+    r"(?:https?://(?:www\.)?omnivore\.app/no_url\b"
+    r"|https?://(?:[^/?#@\s]*@)?(?:localhost|[\w.-]+\.localhost|127(?:\.\d{1,3}){3}|0\.0\.0\.0|\[::1?\])(?::\d+)?(?:[/?#]|$)"
+    r"|about:)", re.I)
+
+
+def is_placeholder_url(url: str) -> bool:
+    """A clipper's stand-in for a page without an address of its own, not an article's URL."""
+    return _PLACEHOLDER_URL.match(url.strip()) is not None

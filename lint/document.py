@@ -152,7 +152,8 @@ class Document:
 
     @cached_property
     def protected(self) -> tuple[Span, ...]:
-        """Code blocks, code spans and HTML comments, sorted: never edited by a fix."""
+        """Code blocks, code spans and HTML comments (an unclosed one to the end of its HTML
+        block), sorted: never edited by a fix."""
         return self._protected_of(self.tokens, self.code_blocks)
 
     def _protected_of(self, tokens, code_blocks) -> tuple[Span, ...]:
@@ -167,6 +168,12 @@ class Document:
                     spans.extend(code_spans(text, s.start, s.end))
                 if "<!--" in text[s.start:s.end]:
                     spans.extend(html_comments(text, s.start, s.end))
+                    if t.type == "html_block":
+                        # a comment that never closes runs to the end of its block (for an
+                        # HTML block that opens with it, the end of the note): all hidden
+                        k = text.rfind("<!--", s.start, s.end)
+                        if text.find("-->", k + 4, s.end) == -1:
+                            spans.append(Span(k, s.end))
         spans.sort()
         merged: list[Span] = []
         for sp in spans:  # disjoint and sorted, so lookups are one bisect

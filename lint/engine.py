@@ -420,6 +420,13 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
                 why = fm.error.message if fm is not None and fm.error is not None else "front matter disappeared"
                 return _discard(original, first, n, FIX_DISCARDED,
                                 f"fixes by {codes} would break the front matter ({why}); no fix was applied to this file")
+            added = _new_duplicate_keys(current, nxt, edits)
+            if added:
+                codes = ", ".join(sorted({d.code for d in chosen}))
+                keys = ", ".join(f"`{k}`" for k in added)
+                return _discard(original, first, n, FIX_DISCARDED,
+                                f"fixes by {codes} would repeat the front-matter key {keys}; "
+                                f"no fix was applied to this file")
         if text in history:  # the fixes undo each other
             return _not_converged(original, first, chosen, n)
         if guard is not None and guard.verify and not any(d.code in restructuring for d in chosen):
@@ -534,6 +541,29 @@ def map_back(span: Span, edits: list[Edit]) -> Span:
     a = back(span.start, False)
     b = back(span.end, True)
     return Span(min(a, b), max(a, b))
+
+
+def _duplicate_keys(doc: Document) -> set[str]:
+    """The keys (dotted paths) that occur more than once in one mapping of the front matter."""
+    fm = doc.front_matter
+    if fm is None or fm.kind != "yaml" or fm.error is not None:
+        return set()
+    seen: set[tuple] = set()
+    dup: set[str] = set()
+    for e in fm.entries:
+        where = (*e.path, e.key)
+        if where in seen:
+            dup.add(".".join(str(p) for p in where))
+        seen.add(where)
+    return dup
+
+
+def _new_duplicate_keys(before: Document, after: Document, edits: list[Edit]) -> list[str]:
+    """Keys a pass's edits repeat in the front matter (only looked at when they touch it)."""
+    fm = before.front_matter
+    if fm is None or fm.kind != "yaml" or not any(e.span.start < fm.span.end for e in edits):
+        return []
+    return sorted(_duplicate_keys(after) - _duplicate_keys(before))
 
 
 def _not_converged(original: Document, first: list[Diagnostic], pending: list[Diagnostic],

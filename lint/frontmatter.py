@@ -237,6 +237,15 @@ class FrontMatter:
         node, error = self._composed
         return node if error is None else None
 
+    @property
+    def strict_error(self) -> FrontMatterError | None:
+        """Why YAML 1.2 (ruamel.yaml, which locates keys for the rules) rejects front matter
+        that the reader loaded (libyaml is laxer, e.g. with a tab after a value); None when
+        both read it, or when :attr:`error` already says it is unreadable."""
+        if self.kind != "yaml" or self.error is not None or self._load[0] is None:
+            return None
+        return self._composed[1]
+
     @cached_property
     def error(self) -> FrontMatterError | None:
         """Why the front matter cannot be read at all (None when it can)."""

@@ -71,8 +71,31 @@ def _image_urls(doc: Document, schemes: SchemeTable | None) -> list[ImageUrl]:
     return out
 
 
-def rewrite(doc: Document, img: ImageUrl) -> Edit:
-    return Edit(img.span, _encode_for(img.element, img.result.original or img.url, doc.text))
+def rewrite(doc: Document, img: ImageUrl, target: str | None = None) -> Edit:
+    """Write ``target`` (by default the original behind every layer) in place of the URL."""
+    return Edit(img.span, _encode_for(img.element, target or img.result.original or img.url, doc.text))
+
+
+def past_dead_layers(res: Unwrapped) -> tuple[str | None, tuple]:
+    """The URL the innermost dead layer was given, and the layers down to it: removing only
+    those leaves the live proxies inside (IM002's business) as the article had them.  None
+    when the dead layer cannot be decoded."""
+    last = max(i for i, step in enumerate(res.chain) if step.status == "dead")
+    return res.chain[last].url_out, res.chain[:last + 1]
+
+
+def source_url(doc: Document) -> str | None:
+    """The article's address from the front matter (`url`, `source`, `original_url`, …)."""
+    fm = doc.front_matter
+    if fm is None or fm.kind != "yaml" or fm.error is not None:
+        return None
+    from tidymark.clipper import SOURCE_URL_KEYS, is_placeholder_url
+
+    for key, value in fm.values.items():
+        if str(key).lower() in SOURCE_URL_KEYS and isinstance(value, str) \
+                and value.strip().lower().startswith(("http://", "https://")) and not is_placeholder_url(value):
+            return value.strip()
+    return None
 
 
 def remove_image(doc: Document, img: ImageUrl) -> Edit:
@@ -93,8 +116,8 @@ def remove_image(doc: Document, img: ImageUrl) -> Edit:
     return Edit(span, "")
 
 
-def chain_text(res: Unwrapped) -> str:
-    return " → ".join(step.scheme_id for step in res.chain)
+def chain_text(res: Unwrapped, steps: tuple | None = None) -> str:
+    return " → ".join(step.scheme_id for step in (res.chain if steps is None else steps))
 
 
 class ProxyImageRule(Rule):
@@ -121,15 +144,39 @@ class ProxyImageRule(Rule):
         text = doc.text
         if "![" not in text and "]:" not in text and "<img" not in text and "<IMG" not in text:
             return  # no image, definition or <img> at all: not even the proxy table is needed
+        from tidymark.proxies import misresolved_path, rebase
+
         for img in image_urls(doc, self.schemes):
             res = img.result
             if res.dead != self.dead_proxies:
                 continue
             chain = chain_text(res)
-            if res.placeholder:
+            path = misresolved_path(res.original) if res.original is not None else None
+            if path is not None:
+                # an article figure whose site path the clipper resolved against t.co
+                source = source_url(doc)
+                target = rebase(path, source) if source else None
+                if target is None:
+                    yield self.diagnostic(img.span, f"Image proxy ({chain}) wraps `{res.original}`, a site path "
+                                                    f"resolved against t.co; the note has no source URL to rebase it on")
+                else:
+                    yield self.diagnostic(img.span, f"Image proxy ({chain}) wraps `{res.original}`, a site path "
+                                                    f"resolved against t.co; on the article's site: {target}",
+                                          fix=Fix.unsafe("Rebase the image path on the note's source URL",
+                                                         rewrite(doc, img, target)))
+            elif res.placeholder:
                 yield self.diagnostic(img.span, f"Image proxy ({chain}) wraps a placeholder, not an image",
                                       fix=Fix.unsafe("Remove the placeholder image", remove_image(doc, img),
                                                      kind=FixKind.REMOVE_CONTENT))
+            elif self.dead_proxies:
+                target, steps = past_dead_layers(res)
+                dead_chain = chain_text(res, steps)
+                if target is None:
+                    yield self.diagnostic(img.span, self.opaque_message.format(chain=dead_chain))
+                else:
+                    yield self.diagnostic(img.span, self.proxy_message.format(chain=dead_chain, original=target),
+                                          fix=self.rewrite_fix("Rewrite to the URL the dead proxy was given",
+                                                               rewrite(doc, img, target)))
             elif res.original is None:
                 yield self.diagnostic(img.span, self.opaque_message.format(chain=chain))
             else:

@@ -130,7 +130,9 @@ __all__ = [
     "default_table_path",
     "load_schemes",
     "looks_proxied",
+    "misresolved_path",
     "parse_table",
+    "rebase",
     "prefilter_needles",
     "unwrap",
 ]
@@ -204,9 +206,36 @@ def _is_valid_target(url: str) -> bool:
     return _VALID_URL.match(url) is not None
 
 
+# A t.co short link: one path segment of letters and digits.
+_TCO_SHORT = re.compile(r"https?://t\.co/[A-Za-z0-9]{1,32}/?(?:[?#].*)?\Z", re.IGNORECASE)
+_PATH = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,15}://[^/?#]*(/[^?#]*(?:\?[^#]*)?)")
+
+
 def _is_placeholder(url: str) -> bool:
     """Junk that proxies wrap: lazy-load ``data:`` images and ``t.co`` short links."""
-    return url[:5].lower() == "data:" or _host_of(url) == "t.co"
+    return url[:5].lower() == "data:" or (_host_of(url) == "t.co" and misresolved_path(url) is None)
+
+
+def misresolved_path(url: str) -> str | None:
+    """The site path of an image that a clipper resolved against ``t.co`` instead of the
+    article's site (``https://t.co/images/x.png`` → ``/images/x.png``); None for anything
+    else, a t.co short link (``https://t.co/Ab12Cd34Ef``) included."""
+    if _host_of(url) != "t.co" or _TCO_SHORT.match(url):
+        return None
+    m = _PATH.match(url)
+    if m is None or len(m.group(1)) < 2:
+        return None
+    return m.group(1)
+
+
+def rebase(path: str, source_url: str) -> str | None:
+    """``path`` (from :func:`misresolved_path`) on the origin of ``source_url``, or None
+    when the source is not an absolute http(s) URL."""
+    origin = _origin_of(source_url.strip())
+    if origin is None or not origin.lower().startswith(("http://", "https://")):
+        return None
+    out = origin + path
+    return out if _is_valid_target(out) else None
 
 
 def _percent_decode_embedded(value: str) -> str:
@@ -497,11 +526,22 @@ class SchemeTable(tuple):
         return tuple(self[i] for i in sorted(set(hits)))
 
     def first_match(self, url: str) -> tuple[Scheme, str | None] | None:
-        """The first row that applies to ``url`` and its result (None when opaque)."""
-        for scheme in self.candidates(url):
+        """The first row that applies to ``url`` and its result (None when opaque).
+
+        A URL on the host of a dead service that no row of it decodes (an unexpected
+        signature or path) still belongs to that service: it is an opaque layer of the
+        first dead row listing the host, since a dead host serves nothing."""
+        candidates = self.candidates(url)
+        for scheme in candidates:
             out = scheme._apply(url)
             if out is not _NO_MATCH:
                 return scheme, out  # type: ignore[return-value]
+        if candidates:
+            host = _host_of(url)
+            for scheme in candidates:
+                if scheme.dead and any(h == host or (h.startswith("*.") and host.endswith(h[1:]))
+                                       for h in scheme.hosts):
+                    return scheme, None
         return None
 
     @property
@@ -809,10 +849,12 @@ class Unwrapped:
     ``dead``
         Some layer belongs to a dead service.
     ``opaque``
-        The last layer is a re-hosted copy or token URL that cannot be decoded.
+        The last layer is a re-hosted copy or token URL that cannot be decoded, or a URL
+        on a dead service's host that no row of it decodes.
     ``placeholder``
-        A proxy wrapped junk: a ``data:`` lazy-load image or a ``t.co`` link.  A bare
-        ``data:`` URL (no proxy) is an inline image, not a placeholder.
+        A proxy wrapped junk: a ``data:`` lazy-load image or a ``t.co`` short link.  A bare
+        ``data:`` URL (no proxy) is an inline image, not a placeholder, and neither is a
+        site path resolved against t.co (see :func:`misresolved_path`).
     """
 
     original: str | None

@@ -10,6 +10,8 @@ from tidymark.rule import FixAvailability, Rule
 
 _STEP = re.compile(r"\d{1,2}\s?[、.)]")
 _SEPARATORS = re.compile(r"[|·•,/:;、()\[\]-]+")
+# what sets an end-of-article marker apart from the word: "- END -", "—END—", "**END**"
+_MARKER_DECORATION = re.compile(r"[-—–=~·•*_#]")
 
 SAFE = Applicability.SAFE
 UNSAFE = Applicability.UNSAFE
@@ -22,11 +24,13 @@ class CallToAction(Rule):
     Finds lines and paragraphs that are, as a whole, a call to action addressed to the
     reader of the original page: follow and star prompts (`点击上方蓝字，关注星标不迷路`),
     QR-code prompts (`长按识别二维码`), engagement requests (`期待你的分享、点赞、在看`),
-    `阅读原文` endings, an `END` marker closing the article, newsletter prompts (`Thanks for
+    `阅读原文` endings, an `END` marker closing the article (in capitals, or set off by
+    dashes or emphasis: `- End -`; a plain `end` is a word), newsletter prompts (`Thanks for
     reading …! Subscribe for free …`, `[Subscribe now](…/subscribe)`, `Share this post`),
     e-mail footers (`You're receiving this because …`, `Unsubscribe`, `update your
     preferences`) and social share lines (`Share on Twitter | Facebook`, or only links to
-    share endpoints).
+    share endpoints; a line made only of words that are ordinary words too, such as
+    `line x` or `print link`, is the note's own text).
 
     The whole line must be the call to action (after Markdown emphasis, emoji and
     punctuation are set aside) and it must be short.  The same words inside running prose
@@ -106,6 +110,7 @@ class CallToAction(Rule):
         self._gated = bp.matcher("call_to_action_gated", langs)
         self._keep = bp.matcher("call_to_action_keep", langs)
         self._share_words = bp.matcher("share_words", langs)
+        self._weak_share_words = bp.matcher("share_words_weak", langs)
         self._share_urls = bp.matcher("share_urls", langs)
         self._button_text = bp.matcher("cta_link_text", langs)
         self._button_urls = bp.matcher("cta_link_urls", langs)
@@ -146,6 +151,7 @@ class CallToAction(Rule):
         if regex is None:
             return False
         hits = 0
+        strong = False
         rest = []
         pos = 0
         for m in regex.finditer(text):
@@ -156,8 +162,10 @@ class CallToAction(Rule):
             rest.append(text[pos:m.start()])
             pos = m.end()
             hits += 1
+            strong = strong or m.group() not in self._weak_share_words.phrases
         rest.append(text[pos:])
-        return hits >= 2 and not "".join(rest).strip()
+        # words that are ordinary words too ("line x", "print link") are not a share line alone
+        return hits >= 2 and strong and not "".join(rest).strip()
 
     def _buttons(self, doc, span) -> bool:
         """Every link of a link-only line is a share link or a newsletter button."""
@@ -196,7 +204,7 @@ class CallToAction(Rule):
         if self._template.full(norm):
             return "template"
         if self._end.full(norm):
-            return "end"
+            return "end" if _marker_shape(doc.text[span.start:span.end]) else None
         if self._share_line(norm):
             return "cta"
         if self._cta.full(norm):
@@ -294,3 +302,13 @@ class CallToAction(Rule):
             make = Fix.safe if group[0].level == SAFE else Fix.unsafe
             yield self.diagnostic(bp.content_span(doc, a, b), message,
                                   fix=make(title, edit, kind=FixKind.REMOVE_CONTENT))
+
+
+def _marker_shape(raw: str) -> bool:
+    """Does the line look like an end-of-article marker rather than the word: written in
+    capitals (`END`), set off by dashes or emphasis (`- End -`, `**end**`), or in a script
+    without letter case?"""
+    letters = [c for c in raw if c.isalpha()]
+    if not any(c.isupper() or c.islower() for c in letters):
+        return True
+    return all(c.isupper() for c in letters if c.isupper() or c.islower()) or bool(_MARKER_DECORATION.search(raw))

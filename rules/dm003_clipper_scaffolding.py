@@ -81,6 +81,8 @@ class ClipperScaffolding(Rule):
     template writes; the fix removes that line and the blank lines after it.  A heading
     named "Content" is removed only when it is exactly the Omnivore template's
     `Full Content:`, and `## Highlights` only when no text follows it in its section.
+    Nothing inside code or an HTML comment is touched, including a comment that never
+    closes (it hides the rest of its HTML block, which runs to the end of the note).
     """
 
     code = "DM003"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -43,8 +44,11 @@ class HtmlEscapedBody(Rule):
     ## Fix safety
     Safe when the telltale entities are present: the fix is the exact inverse of the
     Mustache escaping, applied once to each entity outside code spans, fenced code and
-    HTML comments (so text that really was `&amp;amp;` becomes `&amp;`, not `&`).  When
-    only `&#39;`/`&quot;` are frequent the fix is unsafe.
+    HTML comments (so text that really was `&amp;amp;` becomes `&amp;`, not `&`).  In an
+    escaped body, indented lines are unescaped too: the template escaped them like the rest,
+    and the indented "code block" they form (code that was fenced before the fence became
+    `&#x60;&#x60;&#x60;`, a listing's continuation lines) is an effect of the escaping.  When
+    only `&#39;`/`&quot;` are frequent the fix is unsafe and indented code is left alone.
 
     ## Options
     - `min-telltales`: how many `&#x2F;` / `&#x60;` / `&#x3D;` make a body escaped (default 3)
@@ -58,6 +62,9 @@ class HtmlEscapedBody(Rule):
     fix_safety = "safe/unsafe"
     needs_any = ("&#x2F;", "&#x60;", "&#x3D;", "&#39;", "&quot;")
     changes_structure = True
+    # indented code blocks of an escaped body are unescaped too; the rule itself keeps out of
+    # code spans, fenced code and HTML comments (see _untouchable)
+    may_edit_protected = True
 
     @dataclass(frozen=True)
     class Options:
@@ -75,7 +82,13 @@ class HtmlEscapedBody(Rule):
         if not strong and quotes < self.options.min_quotes:
             return
         spans = [Span(m.start(), m.end()) for m in _ENTITY.finditer(text, start)]
-        edits = [Edit(span, _UNESCAPE[text[span.start:span.end]]) for span in doc.unprotected(spans)]
+        if strong:
+            keep = _untouchable(doc)
+            starts = [s.start for s in keep]
+            spans = [sp for sp in spans if not _touches(keep, starts, sp)]
+        else:
+            spans = doc.unprotected(spans)
+        edits = [Edit(span, _UNESCAPE[text[span.start:span.end]]) for span in spans]
         if not edits:
             return
         kinds = sorted({text[e.span.start:e.span.end] for e in edits}, key=lambda k: (-body.count(k), k))[:3]
@@ -85,3 +98,14 @@ class HtmlEscapedBody(Rule):
             f"Body is HTML-entity-escaped ({len(edits)} entities such as {', '.join(kinds)}); "
             f"a `{{{{double}}}}` template tag escaped it",
             fix=fix_cls("Unescape the body", *edits, kind=FixKind.REWRITE))
+
+
+def _untouchable(doc) -> tuple[Span, ...]:
+    """Code spans, fenced code and HTML comments: what is protected but indented code."""
+    fences = tuple(doc.block_span(t) for t in doc.tokens if t.type == "fence" and t.map is not None)
+    return doc._protected_of(doc.tokens, fences)
+
+
+def _touches(spans: tuple[Span, ...], starts: list[int], span: Span) -> bool:
+    i = bisect.bisect_left(starts, span.end) - 1
+    return i >= 0 and spans[i].end > span.start

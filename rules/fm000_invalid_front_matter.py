@@ -11,7 +11,10 @@ class InvalidFrontMatter(Rule):
     Reports front matter that readers cannot load: YAML syntax errors (with the line and
     column of the error in the file), a front matter that is opened with `---` but never
     closed, front matter that is not a mapping of keys to values, tags that name Python
-    objects (`!!python/object`), and invalid TOML (`+++`) or JSON front matter.
+    objects (`!!python/object`), and invalid TOML (`+++`) or JSON front matter.  Also
+    front matter that only libyaml accepts (a tab after a value, `title: "Hello"<TAB>`):
+    pure-Python PyYAML and YAML 1.2 readers reject it, and the other front-matter rules
+    cannot check it, so it is reported rather than passed over in silence.
 
     ## Why is this bad?
     Static site generators, Obsidian and every note tool silently drop or mis-read a broken
@@ -55,3 +58,9 @@ class InvalidFrontMatter(Rule):
             yield self.diagnostic(span, fm.error.message[0].upper() + fm.error.message[1:])
         elif fm.reader_error is not None:
             yield self.diagnostic(fm.content_span, fm.reader_error[0].upper() + fm.reader_error[1:])
+        elif (strict := fm.strict_error) is not None:
+            problem = strict.message.removeprefix("invalid YAML in front matter: ")
+            span = strict.span if strict.span.end <= len(doc.text) else fm.content_span
+            yield self.diagnostic(span, f"Front matter is not valid YAML 1.2 ({problem}): libyaml-based readers "
+                                        f"load it, but pure-Python and YAML 1.2 readers reject it, and the "
+                                        f"front-matter rules cannot check it")

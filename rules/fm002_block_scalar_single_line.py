@@ -47,7 +47,9 @@ class BlockScalarSingleLine(Rule):
     Safe: the fix rewrites only that value, on one line, as a plain scalar when it reads
     back as exactly the same text under both YAML 1.1 and 1.2 readers, and as a
     double-quoted scalar otherwise.  The only change in meaning is the removed trailing
-    newline.  No fix is offered when a comment follows the block indicator.
+    newline; blanks or tabs ending the line are part of the value and go inside the quotes
+    (`title: "Hello\t"`), so the result is valid YAML for every reader.  No fix is offered
+    when a comment follows the block indicator.
 
     ## Options
     - `keys`: the fields that must hold a single line (default: `title`, `author`,
@@ -90,7 +92,13 @@ class BlockScalarSingleLine(Rule):
             first_line = raw.split("\n", 1)[0].rstrip("\r")
             fix = None
             if _INDICATOR_LINE.match(first_line):
-                end = e.value_span.start + len(raw.rstrip())
+                # through the end of the value's line: trailing blanks and tabs on it are
+                # part of the value (and are written inside the quotes), not left behind
+                stripped = len(raw.rstrip())
+                line_end = raw.find("\n", stripped)
+                end = e.value_span.start + (len(raw) if line_end == -1 else line_end)
+                if raw[:end - e.value_span.start].endswith("\r"):
+                    end -= 1
                 fix = Fix.safe(f"Write `{e.key}` on one line", Edit(Span(e.value_span.start, end), scalar_text(clean)))
             yield self.diagnostic(Span(e.key_span.start, e.value_span.start + 1),
                                   f"`{e.key}` is a block scalar (`{first_line.strip()[:1]}`), so its value ends with a newline",

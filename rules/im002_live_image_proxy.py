@@ -13,7 +13,8 @@ class LiveImageProxy(ProxyImageRule):
     GitHub camo, WordPress Photon (`i0`–`i3.wp.com`), Next.js `/_next/image?url=`,
     wsrv.nl, Cloudinary fetch, Cloudflare `/cdn-cgi/image/`, DuckDuckGo, Google AMP cache
     and the other rows of `rules/data/image_proxies.yaml` — and proxies whose target
-    cannot be decoded (re-hosted copies, tokens).
+    cannot be decoded (re-hosted copies, tokens).  A live proxy inside a dead one is
+    reported once IM001 has removed the dead layer (IM001's safe fix leaves it in place).
 
     ## Why is this bad?
     The note depends on a third party staying up, and on its resizing parameters; the

@@ -358,13 +358,8 @@ def test_max_depth_limits_the_chain():
     "https://user-images.githubusercontent.com/1234/5678-abcd.png",
     "https://camo.githubusercontent.com/not-a-hash/68747470733a2f2f",
     f"https://camo.githubusercontent.com/{HMAC40}/68656c6c6f",  # hex of "hello": not a URL
-    f"{OMNIVORE}/0x0,sTooShortSignature/https://example.com/a.png",
-    f"{OMNIVORE}/0x0,s{SIG}/not a url at all",
-    f"{OMNIVORE}/0x0,s{SIG}/https://nodot/a.png",
     "https://substackcdn.com/image/youtube/w_728,c_limit/dQw4w9WgXcQ",
     "https://substackcdn.com/image/fetch/w_1456/not-a-url",
-    "https://pocket-image-cache.com/direct?resize=w880",
-    "https://pocket-image-cache.com/1200x/filters:format(jpg)/not-a-url",
     "https://example.com/_next/static/media/logo.png",
     "https://example.com/_next/image?w=640&q=75",
     "https://example.com/proxy/settings",
@@ -654,3 +649,53 @@ def test_wrapping_then_unwrapping_round_trips(origin, layers, escape):
     assert result.dead == any(layer in ("omnivore", "pocket_thumbor", "pocket_direct") for layer in layers)
     assert result.chain[0].url_in == given_url
     assert looks_proxied(f"text before ![]({given_url}) and after")
+
+
+def test_any_signature_length_decodes_when_the_original_follows_the_size_segment():
+    for sig in ("TooShortSignature", SIG + "Xy", "A"):
+        result = unwrap(omnivore("https://example.com/a.png", sig=sig))
+        assert result.dead and result.original == "https://example.com/a.png" and not result.opaque
+
+
+@pytest.mark.parametrize("url", [
+    f"{OMNIVORE}/0x0,s{SIG}/not a url at all",
+    f"{OMNIVORE}/0x0,s{SIG}/https://nodot/a.png",
+    f"{OMNIVORE}/https://example.com/a.png",          # no size segment
+    f"{OMNIVORE}/",
+    "https://proxy-demo.omnivore-image-cache.app/x",
+    "https://pocket-image-cache.com/direct?resize=w880",
+    "https://pocket-image-cache.com/1200x/filters:format(jpg)/not-a-url",
+    "https://img-getpocket.cdn.mozilla.net/whatever.png",
+])
+def test_any_other_url_on_a_dead_host_is_an_opaque_dead_layer(url):
+    result = unwrap(url)
+    assert result.dead and result.opaque and result.original is None
+    assert len(result.chain) == 1 and result.chain[0].status == "dead" and result.chain[0].url_out is None
+
+
+def test_a_dead_host_inside_a_live_proxy_is_dead_too():
+    inner = f"{OMNIVORE}/0x0,s{SIG}/not-a-url"
+    result = unwrap("https://wsrv.nl/?url=" + inner.replace(":", "%3A").replace("/", "%2F"))
+    assert result.dead and result.opaque and [s.status for s in result.chain] == ["live", "dead"]
+
+
+def test_lookalike_hosts_of_dead_services_are_not_dead():
+    for url in ("https://omnivore-image-cache.app/0x0/https://example.com/a.png",
+                "https://proxy-prod.omnivore-image-cache.app.example.com/a.png",
+                "https://example.com/proxy-prod.omnivore-image-cache.app/a.png"):
+        result = unwrap(url)
+        assert not result.dead and result.chain == ()
+
+
+def test_site_path_resolved_against_tco_is_not_a_placeholder():
+    from tidymark.proxies import misresolved_path, rebase
+
+    result = unwrap(omnivore("https://t.co/images/figure-1.png"))
+    assert result.dead and not result.placeholder and result.original == "https://t.co/images/figure-1.png"
+    assert misresolved_path(result.original) == "/images/figure-1.png"
+    assert rebase("/images/figure-1.png?w=2", "https://blog.example.org/posts/a?utm=1") \
+        == "https://blog.example.org/images/figure-1.png?w=2"
+    for short in ("https://t.co/Ab12Cd34Ef", "https://t.co/Ab12Cd34Ef?amp=1", "https://t.co/"):
+        assert misresolved_path(short) is None
+    assert misresolved_path("https://example.org/images/a.png") is None
+    assert rebase("/a.png", "ftp://example.org/x") is None
