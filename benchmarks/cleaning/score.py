@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import hashlib
+import html
 import json
 import re
 import shlex
@@ -98,7 +99,7 @@ def removed_lines(old: list[str], new: list[str]) -> set[int]:
             for i in range(i1, i2):
                 match = None
                 for k in range(j, j2):
-                    if difflib.SequenceMatcher(None, o[i], n[k], autojunk=False).ratio() >= 0.5:
+                    if _similar(o[i], n[k]):
                         match = k
                         break
                 if match is None:
@@ -106,6 +107,17 @@ def removed_lines(old: list[str], new: list[str]) -> set[int]:
                 else:
                     j = match + 1
     return gone
+
+
+def _similar(a: str, b: str) -> bool:
+    """Is ``b`` an edit of ``a`` (entities unescaped, a URL rewritten) rather than another line?"""
+    if difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= 0.5:
+        return True
+    ua = html.unescape(a)
+    if ua != a and difflib.SequenceMatcher(None, ua, b, autojunk=False).ratio() >= 0.5:
+        return True
+    sa, sb = _URL.sub("U", ua), _URL.sub("U", b)
+    return (sa != ua or sb != b) and difflib.SequenceMatcher(None, sa, sb, autojunk=False).ratio() >= 0.8
 
 
 _URL = re.compile(r"https?://[^\s)\]>\"']+")
