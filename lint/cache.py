@@ -242,7 +242,10 @@ def write_entry(directory: Path, path: Path, data, belongs_to: str = "") -> None
         payload = (data if isinstance(data, str) else _compact_json(data)).encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate (a file name that is not UTF-8): escaped, as JSON allows
         payload = _ascii_json(json.loads(data) if isinstance(data, str) else data).encode("ascii")
-    payload = seal(payload, belongs_to)
+    try:
+        payload = seal(payload, belongs_to)
+    except ValueError:  # not an object (no caller writes one): nothing kept, as for a failed write
+        return
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -658,7 +658,8 @@ def cmd_undo(args) -> int:
     if run.damaged:
         if not run.entries:  # never fall back on the run before it: that is not what was asked
             _err(f"run {run.run_id} is damaged ({run.damaged}) and none of its per-file records can be read; "
-                 f"nothing restored, no other run touched (its backups are in {_printable(str(run.directory))})")
+                 f"nothing restored, no other run touched (its backups are in {_printable(str(run.directory))}; "
+                 f"name an older run from `tidymark undo --list` to undo that one)")
             return EXIT_ERROR
         _err(f"run {run.run_id} is damaged ({run.damaged}); undoing it from its {len(run.entries)} per-file records")
     out = journal.undo(run, dry_run=args.dry_run)

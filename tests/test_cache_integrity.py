@@ -128,3 +128,12 @@ def test_a_flipped_bit_in_the_kept_cross_document_findings_is_a_miss(tmp_path, m
     kept = tmp_path / ".tidymark_cache" / "project.json"
     kept.write_bytes(flip_a_digit(kept.read_bytes(), b'"p":['))
     assert check_json(capsys) == cold
+
+
+def test_only_a_json_object_is_sealed_and_anything_else_is_not_written(tmp_path):
+    for payload in (b"{}", b"[1]", b'"s"'):
+        with pytest.raises(ValueError):
+            cache.seal(payload)
+    cache.write_entry(tmp_path, tmp_path / "e.json", [1, 2])
+    assert not (tmp_path / "e.json").exists()
+    assert cache.unseal(cache.seal(b'{"a":1}', "k"), "k") and not cache.unseal(b'{"a":1}', "k")
