@@ -80,7 +80,8 @@ def test_a_crafted_manifest_cannot_make_undo_write_outside_the_folder(proj, caps
     code, out, err = run(capsys, "undo")
     assert code == 2, out + err
     assert outside.read_bytes() == SECRET
-    assert "Refused" in out and "refused" in out and "Traceback" not in out + err
+    why = "not absolute and normalised" if how == "dotdot" else "outside"
+    assert "Refused " in out and why in out and "1 refused" in out and "Traceback" not in out + err
     assert "Restored 0 of 1 files" in out and "not marked undone" in out
     assert "can be undone" in run(capsys, "undo", "--list")[1]  # still listed as it was
 
@@ -95,7 +96,7 @@ def test_a_symlink_in_the_folder_cannot_lead_undo_outside(proj, capsys, tmp_path
     craft(rundir, str(proj / "door" / "victim.md"), b"attacker text\n", SECRET)
     code, out, _ = run(capsys, "undo")
     assert code == 2 and target.read_bytes() == SECRET
-    assert "Refused door/victim.md: refused: outside" in out
+    assert "Refused door/victim.md: outside" in out
 
 
 def test_a_record_with_a_foreign_backup_is_refused(proj, capsys, tmp_path):
@@ -125,7 +126,7 @@ def test_undo_run_from_another_folder_refuses_files_outside_it(proj, capsys, mon
     assert code == 2
     assert (sub / "b.md").read_text(encoding="utf-8") == BAD  # inside: restored
     assert (proj / "a.md").read_text(encoding="utf-8") == BAD_FIXED  # outside: refused, named
-    assert f"Refused {proj / 'a.md'}: refused: outside" in out
+    assert f"Refused {proj / 'a.md'}: outside" in out
     monkeypatch.chdir(proj)
     code, out, _ = run(capsys, "undo", "--cache-dir", str(cache))  # from where the run started
     assert code == 0 and (proj / "a.md").read_text(encoding="utf-8") == BAD
