@@ -291,6 +291,8 @@ def refusal(e: Entry, run: Run, root: Path) -> str | None:
     p = e.path
     if not os.path.isabs(p) or os.path.normpath(p) != p or p.startswith("//"):
         return "the journal names it by a path that is not absolute and normalised (crafted or damaged record)"
+    if e.backup != f"{ENTRIES}/{Journal._key(p)}.orig":
+        return f"the record names backup {e.backup!r}, not its own (crafted or damaged record)"
     real = os.path.realpath(p)
     roots = [os.path.realpath(root)]
     if run.cwd is not None:
@@ -299,9 +301,8 @@ def refusal(e: Entry, run: Run, root: Path) -> str | None:
         if not folder or not _inside(real, folder):
             where = folder or run.cwd
             return (f"outside {where or 'the folder the run was started in'} (undo restores only files "
-                    f"inside the folder it runs in and the folder the fix run was started in)")
-    if e.backup != f"{ENTRIES}/{Journal._key(p)}.orig":
-        return f"the record names backup {e.backup!r}, not its own (crafted or damaged record)"
+                    f"inside the folder it runs in and the folder the fix run was started in; the original "
+                    f"is in {run.directory / e.backup})")
     return None
 
 

@@ -99,6 +99,17 @@ def test_a_symlink_in_the_folder_cannot_lead_undo_outside(proj, capsys, tmp_path
     assert "Refused door/victim.md: outside" in out
 
 
+def test_a_file_symlink_in_the_folder_cannot_lead_undo_outside(proj, capsys, tmp_path):
+    target = tmp_path / "victim.md"
+    target.write_bytes(SECRET)
+    (proj / "b.md").symlink_to(target)
+    rundir = fixed_run(proj, capsys)
+    craft(rundir, str(proj / "b.md"), b"attacker text\n", SECRET)
+    code, out, _ = run(capsys, "undo")
+    assert code == 2 and target.read_bytes() == SECRET and (proj / "b.md").is_symlink()
+    assert "Refused b.md: outside" in out and "the original is in" in out
+
+
 def test_a_record_with_a_foreign_backup_is_refused(proj, capsys, tmp_path):
     """A record may restore a file only from the backup its own key names (not any file the
     manifest points at, which would copy that file into the project)."""
