@@ -852,6 +852,9 @@ def cmd_undo(args) -> int:
             return EXIT_OK
         for r in reversed(runs):
             state = f"undone {r.undone}" if r.undone else ("interrupted" if not r.complete else "can be undone")
+            if r.damaged:
+                state = (f"damaged: {r.damaged}; " + (f"{state} from its per-file records" if r.entries
+                                                       else "no per-file record can be read either"))
             sys.stdout.write(f"{r.run_id}  {len(r.entries):>5} {'file ' if len(r.entries) == 1 else 'files'}  {state}  "
                              f"{' '.join(r.command)}\n")
         return EXIT_OK
@@ -875,6 +878,13 @@ def cmd_undo(args) -> int:
     except journal.JournalError as exc:
         _err(str(exc))
         return EXIT_ERROR
+    if run.damaged:
+        if not run.entries:  # never fall back on the run before it: that is not what was asked
+            _err(f"run {run.run_id} is damaged ({run.damaged}) and none of its per-file records can be read; "
+                 f"nothing restored, no other run touched (its backups are in {_printable(str(run.directory))}; "
+                 f"name an older run from `tidymark undo --list` to undo that one)")
+            return EXIT_ERROR
+        _err(f"run {run.run_id} is damaged ({run.damaged}); undoing it from its {len(run.entries)} per-file records")
     out = journal.undo(run, dry_run=args.dry_run)
     verb = "Would restore" if args.dry_run else "Restored"
     for p in out.restored:
@@ -883,11 +893,18 @@ def cmd_undo(args) -> int:
         sys.stdout.write(f"Kept {_printable(p)}: {why}\n")
     for p, why in out.failed:
         sys.stdout.write(f"Failed {_printable(p)}: {why}\n")
+    for p, why in out.refused:
+        sys.stdout.write(f"Refused {_printable(p)}: {why}\n")
     sys.stdout.write(f"{verb} {len(out.restored)} of {_n(len(run.entries), 'file')} of run {run.run_id}"
                      + (f"; {len(out.already)} already as before" if out.already else "")
                      + (f"; {len(out.skipped)} edited or deleted since, left as they are" if out.skipped else "")
-                     + (f"; {len(out.failed)} failed" if out.failed else "") + ".\n")
-    if out.failed:
+                     + (f"; {len(out.failed)} failed" if out.failed else "")
+                     + (f"; {len(out.refused)} refused" if out.refused else "") + ".\n")
+    if not args.dry_run and not out.marked:
+        sys.stdout.write(f"Run {run.run_id} is not marked undone: "
+                         + ("nothing was restored" if not out.restored else "some files were not restored")
+                         + "; it stays listed by `tidymark undo --list`.\n")
+    if out.failed or out.refused:
         return EXIT_ERROR
     return EXIT_PROBLEMS if out.skipped else EXIT_OK
 
