@@ -27,6 +27,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     sel.add_argument("--ignore", type=_csv, metavar="CODES", help="rules to skip (added to config)")
     sel.add_argument("--extend-select", type=_csv, metavar="CODES", help="rules to run in addition")
     p.add_argument("--config", type=Path, metavar="FILE", help="use this configuration file for every path")
+    p.add_argument("--stdin-filename", type=Path, metavar="PATH",
+                   help="with the path `-`: read the note from standard input and check it as PATH "
+                        "(its settings and name); `fix -` prints the fixed note to standard output")
     out = p.add_argument_group("output")
     out.add_argument("--output-format", choices=OUTPUT_FORMATS, default=None,
                      help="text (default), concise, json, sarif, github, junit or gitlab")
@@ -382,6 +385,10 @@ def cmd_run(args) -> int:
     started = time.perf_counter()
     mode = "check" if args.command == "check" else ("diff" if getattr(args, "diff", False) else "fix")
     cli = cli_overrides(args)
+    stdin, problem = _stdin_path(args)
+    if problem:
+        _err(problem)
+        return EXIT_ERROR
     try:
         resolver = ConfigResolver(args.config, cli)
         book = RuleBook()
@@ -394,7 +401,7 @@ def cmd_run(args) -> int:
             registry.cache_entry_points(cache_folder(cache_dir))
         book.rules_for(top)  # validates the configuration before any file is touched
         _started()
-        targets = list(Walker(resolver.for_dir).walk(paths))
+        targets = list(Walker(resolver.for_dir).walk(paths)) if stdin is None else [(stdin, None)]
         baseline = Baseline.load(args.baseline) if args.baseline else None
     except (ConfigError, RegistryError, BaselineError) as exc:
         _err(str(exc))
@@ -408,10 +415,11 @@ def cmd_run(args) -> int:
         from tidymark.formats import FORMATS
         reporter_cls = FORMATS[fmt]
     from tidymark.output import NEEDS_TEXT
-    reporter = reporter_cls(sys.stdout, threshold, color=stream_is_tty() and fmt == "text")
+    report_to = sys.stderr if stdin is not None and mode == "fix" else sys.stdout  # stdout has the note
+    reporter = reporter_cls(report_to, threshold, color=stream_is_tty(report_to) and fmt == "text")
     writer = Baseline(args.write_baseline) if args.write_baseline else None
     keep_text = fmt in NEEDS_TEXT or baseline is not None or writer is not None or args.report is not None
-    journal_dir, backup_error = _journal_dir(args, mode, cache_dir)
+    journal_dir, backup_error = _journal_dir(args, mode, cache_dir) if stdin is None else (None, None)
     if backup_error:
         _err(backup_error)
         return EXIT_ERROR
@@ -448,7 +456,12 @@ def cmd_run(args) -> int:
     stream = None
     untallied = None  # a result received but not yet counted (for the message of an interrupted run)
     try:
-        stream = run([it for i, it in enumerate(items) if i not in results_pre], opts, state)
+        if stdin is None:
+            stream = run([it for i, it in enumerate(items) if i not in results_pre], opts, state)
+        else:
+            from tidymark.textrun import stdin_results
+
+            stream = stdin_results(items[0], opts, sys.stdin.buffer.read(), sys.stdout.buffer)
         for i in range(len(items)):
             result = untallied = results_pre[i] if i in results_pre else next(stream)
             progress.update()
@@ -548,6 +561,17 @@ def cmd_run(args) -> int:
     if mode == "diff" and summary["changed_files"]:
         return EXIT_PROBLEMS
     return EXIT_PROBLEMS if summary["failing"] else EXIT_OK
+
+
+def _stdin_path(args) -> tuple[Path | None, str | None]:
+    """The path a note on standard input is checked as (``-``, or ``--stdin-filename``), or an error."""
+    named = args.stdin_filename
+    dash = [p for p in args.paths if str(p) == "-"]
+    if not dash and (named is None or args.paths):
+        return None, ("--stdin-filename needs the path `-` (standard input)" if named is not None else None)
+    if len(args.paths) > len(dash) or len(dash) > 1:
+        return None, "`-` (standard input) cannot be combined with other paths"
+    return (named if named is not None else Path("-")), None
 
 
 def _printable(name: str) -> str:
