@@ -106,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     nr.add_argument("--dir", type=Path, default=Path("tidymark_rules"), help="where to write (default: tidymark_rules/)")
     nr.add_argument("--summary", help="one-line summary (the diagnostic message)")
     nr.add_argument("--phrase", default="REPLACE ME", help="the text the scaffolded rule looks for")
+    sv = sub.add_parser("server", help="run the language server (LSP over stdio) for editors")
+    sv.add_argument("--config", type=Path, metavar="FILE", help="use this configuration file for every note")
     cf = sub.add_parser("config", help="show the resolved configuration for a path and where it came from")
     cf.add_argument("path", nargs="?", type=Path, default=Path("."))
     cf.add_argument("--config", type=Path, metavar="FILE")
@@ -163,6 +165,10 @@ def _main(argv: Sequence[str] | None) -> int:
             return cmd_new_rule(args)
         if args.command == "learn":
             return cmd_learn(args)
+        if args.command == "server":
+            from tidymark.server import main as serve
+
+            return serve(args.config)
         # --- scale-out engines ---------------------------------------------------------------------
         if getattr(args, "engine", "local") != "local":
             from tidymark.adapters.engine_cli import run as run_engine

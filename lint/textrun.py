@@ -25,13 +25,16 @@ class TextWorker(Worker):
         super().__init__(replace(opts, use_cache=False, journal=None))
         self._data = b""
         self.output: bytes | None = None
+        self.document: Document | None = None  # the last document read (None: it could not be decoded)
 
     def read(self, path: Path, settings) -> Document:
+        self.document = None
         check_size(len(self._data), settings)
         dec = decode(self._data)
         doc = Document(dec.text, path, bom=dec.bom, newline=dec.newline)
         doc.raw = self._data  # type: ignore[attr-defined]
         doc.stat = None  # type: ignore[attr-defined]
+        self.document = doc
         return doc
 
     def _write(self, path: Path, display: str, new: bytes, raw: bytes) -> None:
