@@ -108,6 +108,21 @@ def build_parser() -> argparse.ArgumentParser:
     nr.add_argument("--phrase", default="REPLACE ME", help="the text the scaffolded rule looks for")
     sv = sub.add_parser("server", help="run the language server (LSP over stdio) for editors")
     sv.add_argument("--config", type=Path, metavar="FILE", help="use this configuration file for every note")
+    wt = sub.add_parser("watch", help="check (or --fix) notes when they are created or changed in folders")
+    wt.add_argument("paths", nargs="*", type=Path, help="folders or files to watch (default: .)")
+    wt.add_argument("--fix", action="store_true", help="apply safe fixes (and unsafe ones with --unsafe-fixes)")
+    wt.add_argument("--unsafe-fixes", action="store_true", default=None, help="also apply unsafe fixes")
+    wt.add_argument("--settle", type=float, default=1.0, metavar="SECONDS",
+                    help="handle a note once it has not changed for this long (default: 1)")
+    wt.add_argument("--select", type=_csv, metavar="CODES")
+    wt.add_argument("--ignore", type=_csv, metavar="CODES")
+    wt.add_argument("--extend-select", type=_csv, metavar="CODES")
+    wt.add_argument("--config", type=Path, metavar="FILE")
+    wt.add_argument("--no-cache", dest="use_cache", action="store_false", default=True)
+    wt.add_argument("--cache-dir", type=Path, metavar="DIR")
+    wt.add_argument("--no-backup", action="store_true", help="keep no journal of the originals (no `tidymark undo`)")
+    wt.add_argument("-q", "--quiet", action="store_true", help="one line per note, no diagnostics")
+    wt.set_defaults(respect_gitignore=None)
     cf = sub.add_parser("config", help="show the resolved configuration for a path and where it came from")
     cf.add_argument("path", nargs="?", type=Path, default=Path("."))
     cf.add_argument("--config", type=Path, metavar="FILE")
@@ -165,6 +180,10 @@ def _main(argv: Sequence[str] | None) -> int:
             return cmd_new_rule(args)
         if args.command == "learn":
             return cmd_learn(args)
+        if args.command == "watch":
+            from tidymark.watch import cmd_watch
+
+            return cmd_watch(args)
         if args.command == "server":
             from tidymark.server import main as serve
 
