@@ -287,7 +287,7 @@ def code_actions(session: Session, uri: str, checked: Checked, rng, only: list[s
     actions = []
     pos = checked.positions
     want_quick = not only or any(k.startswith("quickfix") or k == "" for k in only)
-    want_all = not only or any(FIX_ALL_KIND.startswith(k) or k.startswith("source") for k in only)
+    want_all = not only or any(FIX_ALL_KIND == k or FIX_ALL_KIND.startswith(k + ".") for k in only)
     if want_quick:
         suppress_file: set[str] = set()
         for d in checked.diagnostics:
