@@ -68,25 +68,42 @@ def fact_key(path: Path) -> str:
     return full if rel.startswith("..") else rel
 
 
-def _utf16_len(s: str) -> int:
-    return len(s) if s.isascii() else len(s.encode("utf-16-le")) // 2
+def _units(s: str, encoding: str) -> int:
+    """The length of ``s`` in the code units of a position encoding (utf-16, utf-8, utf-32)."""
+    if s.isascii() or encoding == "utf-32":
+        return len(s)
+    if encoding == "utf-8":
+        return len(s.encode("utf-8", "surrogatepass"))
+    return len(s.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _char_units(c: str, encoding: str) -> int:
+    o = ord(c)
+    if encoding == "utf-8":
+        return 1 if o < 0x80 else 2 if o < 0x800 else 3 if o < 0x10000 else 4
+    if encoding == "utf-32":
+        return 1
+    return 2 if o > 0xFFFF else 1
 
 
 class Positions:
     """Code-point offsets and 1-based (line, column) of a text <-> LSP positions (0-based
-    line, UTF-16 character), with the engine's line breaks (``\\n``, ``\\r\\n``, ``\\r``, as LSP)."""
+    line, character in the negotiated encoding's code units: UTF-16 unless the client asked
+    for UTF-8 or UTF-32), with the engine's line breaks (``\\n``, ``\\r\\n``, ``\\r``, as LSP)."""
 
-    def __init__(self, text: str, first_line_shift: int = 0):
+    def __init__(self, text: str, first_line_shift: int = 0, encoding: str = "utf-16"):
         self.text = text
         self.lines = LineIndex(text)
-        self.shift = first_line_shift  # a BOM the editor keeps as a character before the text
+        self.encoding = encoding
+        # a BOM the editor keeps as a character before the text (U+FEFF: one unit in UTF-16/32)
+        self.shift = first_line_shift * (3 if encoding == "utf-8" else 1)
 
     def at(self, line: int, column: int) -> tuple[int, int]:
         """LSP (line, character) of a 1-based code-point (line, column)."""
         line0 = max(line, 1) - 1
         start = self.lines.line_start(line0)
         seg = self.text[start:min(start + max(column, 1) - 1, len(self.text))]
-        return line0, _utf16_len(seg) + (self.shift if line0 == 0 else 0)
+        return line0, _units(seg, self.encoding) + (self.shift if line0 == 0 else 0)
 
     def at_offset(self, offset: int) -> tuple[int, int]:
         return self.at(*self.lines.position(offset))
@@ -101,8 +118,9 @@ class Positions:
         end = self.lines.line_end(line0, with_newline=False)
         units = 0
         i = start
+        enc = self.encoding
         while i < end and units < character:
-            units += 2 if ord(self.text[i]) > 0xFFFF else 1
+            units += _char_units(self.text[i], enc)
             i += 1
         return i
 
@@ -138,7 +156,7 @@ class Session:
                        True: TextWorker(RunOptions(mode="fix", config=self.config, cli={"unsafe_fixes": True}))}
 
     # -- checking ----------------------------------------------------------------------------
-    def check(self, uri: str, text: str, version: int | None = None) -> Checked:
+    def check(self, uri: str, text: str, version: int | None = None, encoding: str = "utf-16") -> Checked:
         """The diagnostics of ``text`` as the note at ``uri``; raises ConfigError."""
         from tidymark.cli import _with_severity
 
@@ -160,7 +178,7 @@ class Session:
         doc_text = text[1:] if bom else text
         doc = self.checker.document
         body_start, newline = (doc.body_start, doc.newline) if doc is not None else (0, "\n")
-        return Checked(version, text, diags, Positions(doc_text, 1 if bom else 0), settings,
+        return Checked(version, text, diags, Positions(doc_text, 1 if bom else 0, encoding), settings,
                        body_start + (1 if bom else 0), newline)
 
     def fix(self, uri: str, text: str, unsafe: bool = False) -> str | None:
@@ -268,7 +286,7 @@ def _versioned_edit(uri: str, version: int | None, edits: list):
         text_document=t.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version), edits=edits)])
 
 
-def whole_text_edit(old: str, new: str):
+def whole_text_edit(old: str, new: str, encoding: str = "utf-16"):
     """One TextEdit turning ``old`` into ``new``: the span between their common prefix and suffix."""
     t = _lsp()
     n = min(len(old), len(new))
@@ -278,7 +296,7 @@ def whole_text_edit(old: str, new: str):
     s = 0
     while s < n - p and old[len(old) - 1 - s] == new[len(new) - 1 - s]:
         s += 1
-    pos = Positions(old)
+    pos = Positions(old, encoding=encoding)
     return t.TextEdit(range=_span_range(pos, p, len(old) - s), new_text=new[p:len(new) - s])
 
 
@@ -334,7 +352,7 @@ def code_actions(session: Session, uri: str, checked: Checked, rng, only: list[s
         if fixed is not None:
             actions.append(t.CodeAction(
                 title="Fix all safe problems (tidymark)", kind=FIX_ALL_KIND,
-                edit=_versioned_edit(uri, checked.version, [whole_text_edit(checked.text, fixed)])))
+                edit=_versioned_edit(uri, checked.version, [whole_text_edit(checked.text, fixed, pos.encoding)])))
     return actions
 
 
@@ -371,6 +389,12 @@ def build_server(config: Path | None = None):
     checked: dict[str, Checked] = {}
     pending: dict[str, asyncio.TimerHandle] = {}
 
+    def encoding() -> str:
+        """The position encoding agreed with the client at initialization (pygls chooses it)."""
+        enc = getattr(server.workspace, "position_encoding", None) or "utf-16"
+        enc = getattr(enc, "value", enc)
+        return enc if enc in ("utf-8", "utf-16", "utf-32") else "utf-16"
+
     def session() -> Session:
         if state["session"] is None:
             state["session"] = Session(state["config"])
@@ -385,7 +409,7 @@ def build_server(config: Path | None = None):
         if uri not in server.workspace.text_documents:
             return
         try:
-            result = session().check(uri, doc.source, doc.version)
+            result = session().check(uri, doc.source, doc.version, encoding())
         except ConfigError as exc:
             checked.pop(uri, None)
             server.text_document_publish_diagnostics(t.PublishDiagnosticsParams(uri=uri, version=doc.version, diagnostics=[
@@ -538,7 +562,7 @@ def build_server(config: Path | None = None):
         if fixed is None:
             return None
         result = await server.workspace_apply_edit_async(t.ApplyWorkspaceEditParams(
-            edit=_versioned_edit(uri, doc.version, [whole_text_edit(doc.source, fixed)]), label="tidymark: fix all"))
+            edit=_versioned_edit(uri, doc.version, [whole_text_edit(doc.source, fixed, encoding())]), label="tidymark: fix all"))
         return {"applied": bool(result and result.applied)}
 
     return server

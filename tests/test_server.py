@@ -60,8 +60,10 @@ def edits_of(action: t.CodeAction) -> list[t.TextEdit]:
 class Editor:
     """A pygls client running ``python -m tidymark server`` in ``root``, with a workspace folder."""
 
-    def __init__(self, root: Path, options: dict | None = None):
+    def __init__(self, root: Path, options: dict | None = None, encodings=(t.PositionEncodingKind.Utf16,)):
         self.root = root
+        self.encodings = list(encodings)
+        self.result: t.InitializeResult | None = None
         self.options = {"debounceMs": 0, **(options or {})}
         self.client = LanguageClient("tidymark-tests", "1")
         self.published: dict[str, list[t.PublishDiagnosticsParams]] = {}
@@ -98,8 +100,8 @@ class Editor:
             workspace=t.WorkspaceClientCapabilities(
                 apply_edit=True,
                 did_change_watched_files=t.DidChangeWatchedFilesClientCapabilities(dynamic_registration=True)),
-            general=t.GeneralClientCapabilities(position_encodings=[t.PositionEncodingKind.Utf16]))
-        await asyncio.wait_for(self.client.initialize_async(t.InitializeParams(
+            general=t.GeneralClientCapabilities(position_encodings=self.encodings))
+        self.result = await asyncio.wait_for(self.client.initialize_async(t.InitializeParams(
             capabilities=caps, root_uri=uri(self.root), initialization_options=self.options,
             workspace_folders=[t.WorkspaceFolder(uri=uri(self.root), name="notes")])), TIMEOUT)
         self.client.initialized(t.InitializedParams())
@@ -415,15 +417,18 @@ def test_bad_configuration_is_a_diagnostic_not_a_crash(notes, monkeypatch):
     assert len(got) == 1 and "configuration error" in got[0].message and "NOPE999" in got[0].message
 
 
-def test_positions_round_trip():
+@pytest.mark.parametrize("encoding,b_at,x_at", [("utf-16", 3, 0), ("utf-8", 5, 0), ("utf-32", 2, 0)])
+def test_positions_round_trip(encoding, b_at, x_at):
     text = "a😀b\r\n中😀\rx\n"
-    pos = Positions(text)
+    pos = Positions(text, encoding=encoding)
     for off in range(len(text)):
         line, ch = pos.at_offset(off)
         if text[off - 1:off + 1] == "\r\n" and off:
             continue  # inside a line break
         assert pos.offset(line, ch) == off, off
-    assert pos.at_offset(text.index("b")) == (0, 3)
+    assert pos.at_offset(text.index("b")) == (0, b_at)
+    assert pos.at_offset(text.index("x")) == (2, x_at)
+    assert pos.at_offset(text.index("😀", 3) + 1)[1] == {"utf-16": 3, "utf-8": 7, "utf-32": 2}[encoding]
 
 
 def test_session_checks_like_the_cli(notes, monkeypatch):
@@ -447,3 +452,30 @@ def test_server_without_pygls_says_how_to_install(monkeypatch, capsys):
     monkeypatch.setattr(builtins, "__import__", no_pygls)
     assert main(["server"]) == 2
     assert "pip install 'tidymark[lsp]'" in capsys.readouterr().err
+
+
+def test_a_client_that_asks_for_utf8_positions_gets_them(notes, monkeypatch):
+    """Neovim, for one, offers UTF-8 first: the positions follow the encoding agreed on."""
+    monkeypatch.chdir(notes)
+    note = notes / "cjk.md"
+    note.write_text(CJK, encoding="utf-8")
+
+    async def go():
+        async with Editor(notes, encodings=(t.PositionEncodingKind.Utf8, t.PositionEncodingKind.Utf16)) as ed:
+            u = ed.open(note)
+            diags = await ed.diagnostics(u, 1)
+            im = next(d for d in diags if d.code == "IM001")
+            acts = await ed.actions(u, im.range)
+            return ed.result.capabilities.position_encoding, im, acts
+
+    enc, im, acts = run(go())
+    assert enc == t.PositionEncodingKind.Utf8
+    line = CJK.splitlines()[4]
+    start = line.index("https://proxy")
+    assert im.range.start.character == len(line[:start].encode("utf-8"))  # bytes, not UTF-16 units
+    quick = next(a for a in acts if a.title.startswith("Fix IM001"))
+    edit = edits_of(quick)[0]
+    raw = CJK.splitlines(keepends=True)[edit.range.start.line].encode("utf-8")
+    fixed_line = (raw[:edit.range.start.character] + edit.new_text.encode("utf-8")
+                  + raw[edit.range.end.character:]).decode("utf-8")
+    assert fixed_line.startswith("中文😀🎉 图 ![](https://img.example.cn/a.png) 后文😀")
