@@ -47,6 +47,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     sel.add_argument("--ignore", type=_csv, metavar="CODES", help="rules to skip (added to config)")
     sel.add_argument("--extend-select", type=_csv, metavar="CODES", help="rules to run in addition")
     p.add_argument("--config", type=Path, metavar="FILE", help="use this configuration file for every path")
+    p.add_argument("--stdin-filename", type=Path, metavar="PATH",
+                   help="with the path `-`: read the note from standard input and check it as PATH "
+                        "(its settings and name); `fix -` prints the fixed note to standard output")
     out = p.add_argument_group("output")
     out.add_argument("--output-format", choices=OUTPUT_FORMATS, default=None,
                      help="text (default), concise, json, sarif, github, junit or gitlab")
@@ -134,6 +137,23 @@ def build_parser() -> argparse.ArgumentParser:
     nr.add_argument("--dir", type=Path, default=Path("tidymark_rules"), help="where to write (default: tidymark_rules/)")
     nr.add_argument("--summary", help="one-line summary (the diagnostic message)")
     nr.add_argument("--phrase", default="REPLACE ME", help="the text the scaffolded rule looks for")
+    sv = sub.add_parser("server", help="run the language server (LSP over stdio) for editors")
+    sv.add_argument("--config", type=Path, metavar="FILE", help="use this configuration file for every note")
+    wt = sub.add_parser("watch", help="check (or --fix) notes when they are created or changed in folders")
+    wt.add_argument("paths", nargs="*", type=Path, help="folders or files to watch (default: .)")
+    wt.add_argument("--fix", action="store_true", help="apply safe fixes (and unsafe ones with --unsafe-fixes)")
+    wt.add_argument("--unsafe-fixes", action="store_true", default=None, help="also apply unsafe fixes")
+    wt.add_argument("--settle", type=float, default=1.0, metavar="SECONDS",
+                    help="handle a note once it has not changed for this long (default: 1)")
+    wt.add_argument("--select", type=_csv, metavar="CODES")
+    wt.add_argument("--ignore", type=_csv, metavar="CODES")
+    wt.add_argument("--extend-select", type=_csv, metavar="CODES")
+    wt.add_argument("--config", type=Path, metavar="FILE")
+    wt.add_argument("--no-cache", dest="use_cache", action="store_false", default=True)
+    wt.add_argument("--cache-dir", type=Path, metavar="DIR")
+    wt.add_argument("--no-backup", action="store_true", help="keep no journal of the originals (no `tidymark undo`)")
+    wt.add_argument("-q", "--quiet", action="store_true", help="one line per note, no diagnostics")
+    wt.set_defaults(respect_gitignore=None)
     cf = sub.add_parser("config", help="show the resolved configuration for a path and where it came from")
     cf.add_argument("path", nargs="?", type=Path, default=Path("."))
     cf.add_argument("--config", type=Path, metavar="FILE")
@@ -209,6 +229,14 @@ def _dispatch(args) -> int:
         return cmd_new_rule(args)
     if args.command == "learn":
         return cmd_learn(args)
+    if args.command == "watch":
+        from tidymark.watch import cmd_watch
+
+        return cmd_watch(args)
+    if args.command == "server":
+        from tidymark.server import main as serve
+
+        return serve(args.config)
     # --- scale-out engines ---------------------------------------------------------------------
     if getattr(args, "engine", "local") != "local":
         from tidymark.adapters.engine_cli import run as run_engine
@@ -569,6 +597,10 @@ def cmd_run(args) -> int:
     started = time.perf_counter()
     mode = "check" if args.command == "check" else ("diff" if getattr(args, "diff", False) else "fix")
     cli = cli_overrides(args)
+    stdin, problem = _stdin_path(args)
+    if problem:
+        _err(problem)
+        return EXIT_ERROR
     try:
         resolver = ConfigResolver(args.config, cli)
         book = RuleBook()
@@ -585,7 +617,7 @@ def cmd_run(args) -> int:
         _check_cli_selectors(args, book.table_for(top))
         book.rules_for(top)  # validates the configuration before any file is touched
         _started()
-        targets = list(Walker(resolver.for_dir).walk(paths))
+        targets = list(Walker(resolver.for_dir).walk(paths)) if stdin is None else [(stdin, None)]
         baseline = Baseline.load(args.baseline) if args.baseline else None
         if args.write_baseline is not None:
             from tidymark.baseline import check_target
@@ -603,11 +635,12 @@ def cmd_run(args) -> int:
         from tidymark.formats import FORMATS
         reporter_cls = FORMATS[fmt]
     from tidymark.output import NEEDS_TEXT
-    color = fmt == "text" and use_color(args.color, sys.stdout)
-    reporter = reporter_cls(sys.stdout, threshold, color=color)
+    report_to = sys.stderr if stdin is not None and mode == "fix" else sys.stdout  # stdout has the note
+    color = fmt == "text" and use_color(args.color, report_to)
+    reporter = reporter_cls(report_to, threshold, color=color)
     writer = Baseline(args.write_baseline) if args.write_baseline else None
     keep_text = fmt in NEEDS_TEXT or baseline is not None or writer is not None or args.report is not None
-    journal_dir, backup_error = _journal_dir(args, mode, cache_dir)
+    journal_dir, backup_error = _journal_dir(args, mode, cache_dir) if stdin is None else (None, None)
     if backup_error:
         _err(backup_error)
         return EXIT_ERROR
@@ -646,7 +679,12 @@ def cmd_run(args) -> int:
     stream = None
     untallied = None  # a result received but not yet counted (for the message of an interrupted run)
     try:
-        stream = run([it for i, it in enumerate(items) if i not in results_pre], opts, state)
+        if stdin is None:
+            stream = run([it for i, it in enumerate(items) if i not in results_pre], opts, state)
+        else:
+            from tidymark.textrun import stdin_results
+
+            stream = stdin_results(items[0], opts, sys.stdin.buffer.read(), sys.stdout.buffer)
         for i in range(len(items)):
             result = untallied = results_pre[i] if i in results_pre else next(stream)
             progress.update()
@@ -770,6 +808,17 @@ def _n(count: int, noun: str) -> str:
 
 def _the_changed(count: int) -> str:
     return "the changed file" if count == 1 else f"the {count:,} changed files"
+
+
+def _stdin_path(args) -> tuple[Path | None, str | None]:
+    """The path a note on standard input is checked as (``-``, or ``--stdin-filename``), or an error."""
+    named = args.stdin_filename
+    dash = [p for p in args.paths if str(p) == "-"]
+    if not dash and (named is None or args.paths):
+        return None, ("--stdin-filename needs the path `-` (standard input)" if named is not None else None)
+    if len(args.paths) > len(dash) or len(dash) > 1:
+        return None, "`-` (standard input) cannot be combined with other paths"
+    return (named if named is not None else Path("-")), None
 
 
 def _printable(name: str) -> str:

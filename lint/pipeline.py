@@ -233,7 +233,7 @@ class Worker:
         threshold = Applicability.UNSAFE if settings.unsafe_fixes else Applicability.SAFE
         res = FileResult(path, display)
         try:
-            doc = read_document(path, settings)
+            doc = self.read(path, settings)
             read_ns = time.time_ns()
         except DecodeError as exc:
             res.diagnostics, res.error = [engine_diagnostic(IO_ERROR, str(exc))], str(exc)
@@ -316,6 +316,10 @@ class Worker:
             self.cache.put(self.cache.key(new, self._fingerprint(rules)), out.diagnostics, new_facts)
         return res
 
+
+    def read(self, path: Path, settings):
+        """The document to process (``tidymark.textrun`` gives text that is not read from a file)."""
+        return read_document(path, settings)
 
     def _write(self, path: Path, display: str, new: bytes, raw: bytes) -> None:
         """Save the original in the journal (flushed to disk), then replace the file.  A
