@@ -1,9 +1,11 @@
 """The pre-commit hooks, run for real with ``pre-commit try-repo``.
 
-pre-commit installs the hook repository into its own virtualenv (pulling the dependencies
-from the package index), so this needs network access to the index.  The project is copied
-into a temporary git repository and committed there, so the test does not depend on the
-state of the working tree's own git history.
+pre-commit installs the hook repository into its own virtualenv with pip; here pip is
+offline (``--no-index``) and finds tidymark's dependencies and the build backend in a
+wheelhouse packed from the running test environment, so nothing comes from the base
+interpreter or the index.  The project is copied into a temporary git repository and
+committed there, so the hook tests do not depend on the working tree's own git history; the
+README's configuration is also run as written against a clone of this repository.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def _git(cwd: Path, *args: str, env: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory) -> dict:
+def env(tmp_path_factory, offline_pip) -> dict:
     if shutil.which("git") is None:
         pytest.fail("git is needed to run the pre-commit hooks")
     # HOME stays (pip's configuration and cache live there); git's user configuration is ignored
@@ -47,6 +49,8 @@ def env(tmp_path_factory) -> dict:
              GIT_COMMITTER_NAME="tidymark tests", GIT_COMMITTER_EMAIL="tests@example.invalid",
              PRE_COMMIT_COLOR="never", NO_COLOR="1")
     e.pop("VIRTUAL_ENV", None)
+    e = {k: v for k, v in e.items() if not k.startswith("PIP_")}
+    e.update(offline_pip)
     return e
 
 
