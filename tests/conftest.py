@@ -450,3 +450,41 @@ def offline_pip(wheelhouse) -> dict:
     """Environment variables that make pip (also when pre-commit or a build isolation runs it)
     install only from the wheelhouse, never from the index or the base interpreter."""
     return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
+
+@pytest.fixture(scope="session")
+def repo_clone(tmp_path_factory) -> Path:
+    """A git clone of this repository: what a user's pre-commit `repo:`, Action `uses:` or
+    `pip install git+…` URL gets.  Skips when the checkout is not a git repository."""
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    inside = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--is-inside-work-tree"],
+                            capture_output=True, text=True)
+    if inside.returncode != 0 or inside.stdout.strip() != "true":
+        pytest.skip(f"{ROOT} is not a git checkout")
+    dest = tmp_path_factory.mktemp("clone") / "tidymark"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(dest)], check=True, capture_output=True, timeout=300)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def commit_in_clone(repo_clone):
+    """``commit_in_clone(rev)``: the full SHA ``rev`` names in the clone; fails when the clone does
+    not have it (skips only when the checkout is a shallow clone, whose history is cut)."""
+    import subprocess
+
+    def resolve(rev: str) -> str:
+        proc = subprocess.run(["git", "-C", str(repo_clone), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+                              capture_output=True, text=True)
+        if proc.returncode == 0:
+            return proc.stdout.strip()
+        shallow = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--is-shallow-repository"],
+                                 capture_output=True, text=True).stdout.strip()
+        if shallow == "true":
+            pytest.skip(f"{ROOT} is a shallow clone: cannot tell whether it has {rev}")
+        pytest.fail(f"this repository has no commit or tag {rev!r}: a documented pin must name one it has")
+
+    return resolve

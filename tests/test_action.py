@@ -389,17 +389,63 @@ def _steps(node) -> list[dict]:
     return []
 
 
-def test_documented_workflows_use_the_action_with_real_inputs(action):
-    uses = 0
+REPO_URL = "https://github.com/OWNER/tidymark"  # the documented placeholder for this repository
+
+
+def _documented_action_steps() -> list[tuple[Path, dict]]:
+    found = []
     for path in DOCUMENTED:
         for block in _yaml_blocks(path):
             data = YAML(typ="safe", pure=True).load(block)
-            for step in _steps(data):
-                if re.fullmatch(r"OWNER/tidymark@v[\d.]+", str(step.get("uses", ""))):
-                    uses += 1
-                    unknown = set(step.get("with") or {}) - set(action["inputs"])
-                    assert not unknown, f"{path.name}: the action has no input {unknown}"
-    assert uses >= 3
+            found += [(path, step) for step in _steps(data) if str(step.get("uses", "")).startswith("OWNER/tidymark@")]
+    return found
+
+
+def test_documented_workflows_use_the_action_with_real_inputs(action):
+    steps = _documented_action_steps()
+    for path, step in steps:
+        # pinned to a full commit SHA, as GitHub advises for third-party actions (no release tag exists)
+        assert re.fullmatch(r"OWNER/tidymark@[0-9a-f]{40}", step["uses"]), f"{path.name}: {step['uses']}"
+        unknown = set(step.get("with") or {}) - set(action["inputs"])
+        assert not unknown, f"{path.name}: the action has no input {unknown}"
+    assert len(steps) >= 3
+
+
+def test_documented_pins_name_one_commit_this_repository_has(commit_in_clone):
+    """Every documented pin (Action `uses:`, pre-commit `rev:`, `pip install git+…@`) resolves in a
+    clone of this repository, and they all name the same commit."""
+    text = "\n".join(p.read_text(encoding="utf-8") for p in DOCUMENTED)
+    pins = re.findall(r"OWNER/tidymark@([^\s\"'`]+)", text) + re.findall(r"^\s*rev:\s*(\S+)", text, re.M)
+    pins = [p for p in pins if p != "SHA"]  # prose: "`uses: OWNER/tidymark@SHA`"
+    assert len(pins) >= 6, pins
+    assert len({commit_in_clone(p) for p in pins}) == 1, pins
+
+
+def _action_at(repo_clone: Path, ref: str, dest: Path) -> Path:
+    """The action as a runner gets it for `uses: OWNER/tidymark@REF`: the repository at REF."""
+    subprocess.run(["git", "clone", "-q", "--no-checkout", str(repo_clone), str(dest)], check=True,
+                   capture_output=True, env=_git_env(), timeout=300)
+    subprocess.run(["git", "-C", str(dest), "checkout", "-q", "--detach", ref], check=True, capture_output=True,
+                   env=_git_env(), timeout=300)
+    return dest
+
+
+@pytest.mark.slow
+def test_readme_action_snippet_runs_as_written_against_a_clone(tmp_path, tmp_path_factory, repo_clone,
+                                                              commit_in_clone, offline_pip):
+    """The README's step, `uses: OWNER/tidymark@SHA` with its `with:`, run from a clone checked out at
+    that SHA; `version` is the default, so the action builds its own folder (offline)."""
+    path, step = next((p, s) for p, s in _documented_action_steps() if p.name == "README.md")
+    ref = step["uses"].split("@", 1)[1]
+    commit_in_clone(ref)
+    action_dir = _action_at(repo_clone, ref, tmp_path / "action")
+    repo = make_repo(tmp_path / "repo", NOTES)
+    res = run_action(repo, tmp_path_factory.mktemp("runner-temp-readme"), step.get("with") or {}, offline_pip,
+                     action_dir=action_dir)
+    assert res.ran == ["Install tidymark", "Run tidymark"], res.out + res.err
+    assert res.code == 1, res.out + res.err  # FM002 in notes/bad.md is an error
+    assert any(a.startswith("::error file=notes/bad.md,line=2,") for a in res.annotations()), res.out
+    assert not any("My Notes" in a for a in res.annotations())  # `paths: notes`
 
 
 def _gitlab_job(path: Path) -> dict:
@@ -411,20 +457,32 @@ def _gitlab_job(path: Path) -> dict:
     raise AssertionError(f"{path.name} has no GitLab CI snippet with a codequality report")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("doc", DOCUMENTED, ids=lambda p: p.name)
-def test_gitlab_snippet_runs_and_produces_its_reports(doc, tmp_path):
-    """The documented job's script (minus `pip install`), run with bash -e as GitLab's runner does."""
+def test_gitlab_snippet_runs_and_produces_its_reports(doc, tmp_path, repo_clone, commit_in_clone, offline_pip):
+    """The documented job's script as written, `pip install` included, run with bash -e as GitLab's
+    runner does: a fresh virtualenv stands in for the image's Python, and the repository URL is a
+    clone of this repository (pip offline, from the test environment's wheelhouse)."""
     job = _gitlab_job(doc)
     reports = job["artifacts"]["reports"]
     assert job["artifacts"]["when"] == "always"
-    script = [line for line in job["script"] if not line.startswith("pip install")]
-    assert len(script) < len(job["script"])
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    assert shutil.which("tidymark", path=env["PATH"]), "the tidymark console script is not installed"
+    installs = [line for line in job["script"] if line.startswith("pip install")]
+    assert len(installs) == 1 and f'"tidymark @ git+{REPO_URL}@' in installs[0], installs
+    commit_in_clone(re.search(r"@([0-9a-f]{40})\"", installs[0]).group(1))
+    # file://localhost/…: the pip that Python 3.11's venv bundles rejects a git+file:/// URL without a host
+    script = [line.replace(REPO_URL, f"file://localhost{repo_clone.as_posix()}") for line in job["script"]]
+    venv = tmp_path / "image-python"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") and k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env.update(offline_pip, PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    env.update({k: v for k, v in _git_env().items() if k.startswith("GIT_")})
 
     def run_job(project: Path) -> int:
-        return subprocess.run(["bash", "-e", "-c", "\n".join(script)], cwd=project, env=env, capture_output=True,
-                              text=True, timeout=300).returncode
+        proc = subprocess.run(["bash", "-e", "-c", "\n".join(script)], cwd=project, env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert "tidymark: command not found" not in proc.stderr, proc.stderr
+        assert proc.returncode in (0, 1), proc.stdout + proc.stderr  # 1: problems, any other: the job broke
+        return proc.returncode
 
     dirty = tmp_path / "dirty"
     for rel, text in {".tidymark.yaml": "# defaults\n", **NOTES}.items():
