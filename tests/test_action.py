@@ -364,11 +364,14 @@ def test_action_virtualenv_is_isolated_from_the_runner_python(tmp_path, wheel, t
     cfg = dict(line.split(" = ", 1) for line in (venv / "pyvenv.cfg").read_text(encoding="utf-8").splitlines()
                if " = " in line)
     assert cfg["include-system-site-packages"] == "false"
-    probe = subprocess.run([str(venv / "bin" / "python"), "-c", "import site, sys; print(site.ENABLE_USER_SITE);"
-                            "print(*sys.path, sep='\\n')"], capture_output=True, text=True, check=True)
-    base_site = [p for p in map(Path, sys.path) if p.name == "site-packages" and Path(sys.base_prefix) in p.parents]
-    for p in base_site:
-        assert str(p) not in probe.stdout.splitlines()[1:], f"the action's virtualenv sees {p}"
+    probe = subprocess.run([str(venv / "bin" / "python"), "-c", "import sys; print(*sys.path, sep='\\n')"],
+                           capture_output=True, text=True, check=True)
+    import sysconfig
+
+    base = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix}
+    base_site = {sysconfig.get_path(k, vars=base) for k in ("purelib", "platlib")}
+    seen = base_site & set(probe.stdout.splitlines())
+    assert not seen, f"the action's virtualenv sees the runner Python's packages: {seen}"
 
 
 # -- the documented snippets -------------------------------------------------------------------------
