@@ -245,7 +245,7 @@ py-modules = ["acme_rules"]
 
 
 @pytest.mark.slow
-def test_plugin_package_in_a_virtualenv(tmp_path, wheelhouse, offline_pip):
+def test_plugin_package_in_a_virtualenv(tmp_path, offline_pip):
     """A plain virtualenv (nothing from the base interpreter) with tidymark, its dependencies and
     the plugin's build backend installed from wheels of the running test environment, offline."""
     plugin = tmp_path / "plugin"
