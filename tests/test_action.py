@@ -353,10 +353,10 @@ def test_default_version_installs_the_action_itself(tmp_path, tmp_path_factory, 
     assert any(a.startswith("::error file=notes/bad.md,line=2,") for a in res.annotations())
 
 
-def test_action_virtualenv_is_isolated_from_the_runner_python(tmp_path, wheel, tmp_path_factory, offline_pip):
+def test_action_virtualenv_is_isolated_from_the_runner_python(tmp_path, wheel, runner_temp, offline_pip):
     """The runner's Python may hold anything (an old PyYAML, a system tidymark): the action's
     virtualenv must not see its packages."""
-    temp = tmp_path_factory.mktemp("runner-temp-isolated")
+    temp = runner_temp
     repo = make_repo(tmp_path / "repo", {"notes/clean.md": CLEAN})
     res = run_action(repo, temp, {"paths": "notes", "version": str(wheel)}, offline_pip)
     assert res.code == 0, res.out + res.err
@@ -460,9 +460,16 @@ def _gitlab_job(path: Path) -> dict:
     raise AssertionError(f"{path.name} has no GitLab CI snippet with a codequality report")
 
 
+@pytest.fixture(scope="module")
+def image_pythons(tmp_path_factory) -> dict:
+    """Virtualenvs standing in for the GitLab image's Python, one per distinct job script."""
+    return {}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("doc", DOCUMENTED, ids=lambda p: p.name)
-def test_gitlab_snippet_runs_and_produces_its_reports(doc, tmp_path, repo_clone, commit_in_clone, offline_pip):
+def test_gitlab_snippet_runs_and_produces_its_reports(doc, tmp_path, tmp_path_factory, image_pythons, repo_clone,
+                                                      commit_in_clone, offline_pip):
     """The documented job's script as written, `pip install` included, run with bash -e as GitLab's
     runner does: a fresh virtualenv stands in for the image's Python, and the repository URL is a
     clone of this repository (pip offline, from the test environment's wheelhouse)."""
@@ -474,8 +481,10 @@ def test_gitlab_snippet_runs_and_produces_its_reports(doc, tmp_path, repo_clone,
     commit_in_clone(re.search(r"@([0-9a-f]{40})\"", installs[0]).group(1))
     # file://localhost/…: the pip that Python 3.11's venv bundles rejects a git+file:/// URL without a host
     script = [line.replace(REPO_URL, f"file://localhost{repo_clone.as_posix()}") for line in job["script"]]
-    venv = tmp_path / "image-python"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
+    venv = image_pythons.get(tuple(script))
+    if venv is None:  # the same script in both documents: one image for both
+        venv = image_pythons[tuple(script)] = tmp_path_factory.mktemp("image-python")
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") and k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     env.update(offline_pip, PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")
     env.update({k: v for k, v in _git_env().items() if k.startswith("GIT_")})
