@@ -467,7 +467,7 @@ HELD_NOTE = "held back by the deletion budget (`max-removal`), see TM003"
 def hold(d: Diagnostic) -> Diagnostic:
     """``d`` with its fix marked as one the deletion budget holds back: shown, not applied."""
     fix = Fix(d.fix.edits, Applicability.DISPLAY_ONLY, d.fix.title, d.fix.kind)
-    return replace(d, fix=fix, message=f"{d.message} ({HELD_NOTE})")
+    return replace(d, fix=fix, message=f"{d.message}; {HELD_NOTE}")
 
 
 #: prose that fixes may always remove from a note (a sentence or two, such as a call to
