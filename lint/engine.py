@@ -355,7 +355,7 @@ class Guard:
     as it did (a removal must not turn the lines left around it into a code block or a link
     definition).  Passes with a fix from a rule that declares ``changes_structure``, such as
     unescaping an escaped body, may change the blocks their own edits open (a restored code
-    fence takes in the lines up to its end), and nothing else.
+    fence or HTML block takes in the lines up to its end), and nothing else.
     """
 
     max_removal: float = 0.30
@@ -639,6 +639,10 @@ def _discard(original: Document, first: list[Diagnostic], passes: int, kind: tup
     return FixOutcome(original.text, first, [], passes, [_locate(original, problem)])
 
 
+#: blocks that run to a closing line, taking in whatever lies before it
+_RUNS_TO_END = ("fence", "html_block")
+
+
 def _changed_blocks(before: Document, after: Document, applied: list[Diagnostic],
                     restructuring: bool = False) -> tuple[int, str] | None:
     """The first block of ``before`` that ``applied`` changed without editing it.
@@ -646,9 +650,9 @@ def _changed_blocks(before: Document, after: Document, applied: list[Diagnostic]
     Every block the edits do not touch must come out with the same type and text, in order;
     what is left of a block they touch must still parse as a block of the same type (a
     removal must not turn the lines below it into a code block, a link definition or a list).
-    With ``restructuring`` (unescaping), an untouched block may be taken into a block that
-    the edits changed (a restored code fence runs to its closing fence), and the rest of a
-    touched block may change type.  Returns (the block's line, the codes of the fixes nearest
+    With ``restructuring`` (unescaping), an untouched block may be taken into a code fence or
+    HTML block that the edits changed (a restored fence runs to its closing fence), and the
+    rest of a touched block may change type.  Returns (the block's line, the codes of the fixes nearest
     to it) or None.
     """
     import bisect
@@ -750,8 +754,8 @@ def _changed_blocks(before: Document, after: Document, applied: list[Diagnostic]
             if i != -1 and after_keys[i] == k:
                 j = i + 1
                 continue
-            if i != -1 and edited(i):  # taken into a block the edits opened
-                continue
+            if i != -1 and after_blocks[i].kind in _RUNS_TO_END and edited(i):
+                continue  # taken into a fence or HTML block the edits opened
         while j < len(after_keys) and after_keys[j] != k:
             j += 1
         if j == len(after_keys):
