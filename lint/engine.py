@@ -745,7 +745,9 @@ def _changed_blocks(before: Document, after: Document, applied: list[Diagnostic]
     j = 0
     for b in before.blocks:
         if overlaps(b.span):
-            if not restructuring and rest_reparsed(b):
+            # (an HTML block takes in the lines after its tag up to a blank line: removing the
+            # tag gives them back their own structure)
+            if not restructuring and b.kind != "html_block" and rest_reparsed(b):
                 return report(b)
             continue
         k = key(before, b)

@@ -281,3 +281,15 @@ def test_rule_pack_substitution_that_empties_the_body_is_counted(proj, capsys):
     code, out, err = run(capsys, "fix", "note.md")
     assert (proj / "note.md").read_text(encoding="utf-8") == original
     assert " TM003 " in out and "XY002" in out and code == 1
+
+
+def test_batch_check_marks_held_fixes_as_the_cli_does():
+    from tidymark.batch import BatchLinter
+    from tidymark.config import Settings as S
+
+    text = "---\ntitle: A\n---\n\n#Omnivore\n\n" + ARTICLE[0] + "\n\nSubscribe to our newsletter for a new story every week!\n"
+    res = BatchLinter(S(max_removal=0.0)).lint_records([("note", text.encode())])
+    by_code = {r["code"]: r for r in res.diagnostics}
+    assert "TM003" in by_code and "held back by the deletion budget" in by_code["AD002"]["message"]
+    res = BatchLinter(S()).lint_records([("note", text.encode())])
+    assert "TM003" not in {r["code"] for r in res.diagnostics}

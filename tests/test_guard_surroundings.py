@@ -50,6 +50,15 @@ def test_removal_that_leaves_its_neighbours_parsing_alike_is_applied(rest, left)
         assert left in out.text
 
 
+def test_removing_an_html_line_gives_the_lines_it_held_their_own_structure():
+    # an HTML block runs to the next blank line, so the heading below the leftover tag was
+    # raw HTML text; removing the leftover makes it a heading again
+    text = FM + '<div class="menu-toggle"> <SidebarToggle client:idle ></SidebarToggle> </div>\n## Overview\n\nMore text.\n'
+    out = fix_document(Document(text), rules())
+    assert not out.problems, [p.message for p in out.problems]
+    assert "SidebarToggle" not in out.text and "\n## Overview\n\nMore text.\n" in out.text
+
+
 class Restructures(Rule):
     """Rewrites a marker and eats the blank line after it, declaring ``changes_structure``.
 
