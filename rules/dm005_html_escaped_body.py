@@ -41,14 +41,14 @@ class HtmlEscapedBody(Rule):
     ```
 
     ## Fix safety
-    Safe only where the note is evidently a template's escaped export: its URLs are
-    escaped (`:&#x2F;&#x2F;`) and it has no more bare `'` and `"` than escaped ones (a
-    template escapes every one of them; a note written by hand about entities has its own
-    quotes and apostrophes).  The fix is the exact inverse of the Mustache escaping,
-    applied once to each entity outside code spans, fenced code and HTML comments (so text
-    that really was `&amp;amp;` becomes `&amp;`, not `&`).  Otherwise (telltale entities
-    without escaped URLs, bare quotes beside escaped ones, or only `&#39;`/`&quot;`) the
-    fix is unsafe: unescaping a note about entities would turn its examples into live HTML.
+    Safe only where the note is evidently a template's escaped export: the telltale
+    entities (or escaped URLs) are there, with escaped URLs or escaped quotes, and the body
+    has no more bare `'` and `"` than escaped ones (a template escapes every one of them; a
+    note written by hand about entities has its own quotes and apostrophes).  The fix is
+    the exact inverse of the Mustache escaping, applied once to each entity outside code
+    spans, fenced code and HTML comments (so text that really was `&amp;amp;` becomes
+    `&amp;`, not `&`).  Otherwise the fix is unsafe: unescaping a note about entities
+    would turn its examples into live HTML.
 
     ## Options
     - `min-telltales`: how many `&#x2F;` / `&#x60;` / `&#x3D;` make a body escaped (default 3)
@@ -83,7 +83,9 @@ class HtmlEscapedBody(Rule):
         if not edits:
             return
         kinds = sorted({text[e.span.start:e.span.end] for e in edits}, key=lambda k: (-body.count(k), k))[:3]
-        evident = escaped_urls and body.count("'") + body.count('"') <= quotes
+        # a template escapes every quote and apostrophe: a body with more bare ones than
+        # escaped ones (or none of either, and no escaped URL) was written by hand
+        evident = strong and (escaped_urls or quotes) and body.count("'") + body.count('"') <= quotes
         fix_cls = Fix.safe if evident else Fix.unsafe
         yield self.diagnostic(
             edits[0].span,
