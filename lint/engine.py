@@ -512,7 +512,7 @@ def budget_check(doc: Document, diags: list[Diagnostic], threshold: Applicabilit
     if not _over_budget(total, body, max_removal):
         return diags
     held = {id(d) for d in chosen if removed[id(d)] or d.fix.kind in _REMOVALS}
-    codes = ", ".join(sorted({d.code for d in chosen if id(d) in held}))
+    codes = ", ".join(sorted({d.code for d in chosen if removed[id(d)]}))
     note = engine_diagnostic(FIX_DISCARDED, _budget_message(
         codes, total, body, max_removal, "`tidymark fix` holds back the fixes that remove text (marked "
         "below) and applies the others"))
@@ -559,6 +559,7 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
     pass_edits: list[list[Edit]] = []
     applied_pass: list[int] = []
     removed = 0
+    eaters: set[str] = set()  # the rules whose fixes took prose out
     outcome = None
     restructuring = {r.code for r in rules if r.changes_structure}
     for n in range(1, max_passes + 1):
@@ -587,7 +588,11 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
                                 f"no fix was applied to this file")
         history.add(text)
         if guard is not None:
-            removed += sum(removed_prose(current, d) for d in chosen)
+            for d in chosen:
+                gone = removed_prose(current, d)
+                if gone:
+                    removed += gone
+                    eaters.add(d.code)
         applied_pass.extend([len(pass_edits)] * len(chosen))
         pass_edits.append(sorted(edits))
         applied.extend(chosen)
@@ -609,8 +614,7 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
         return outcome
     body = prose_chars(original.body)
     if _over_budget(removed, body, guard.max_removal):
-        codes = ", ".join(sorted({d.code for d in outcome.applied if removes_text(original, d)
-                                  or d.fix.kind in _REMOVALS} or {d.code for d in outcome.applied}))
+        codes = ", ".join(sorted(eaters))
         kept = fix_document(original, rules, threshold, unfixable, max_passes, guard, timeout=timeout,
                             hold_removals=True)
         if kept.problems:  # the rewrites alone were refused: that report says why
