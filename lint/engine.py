@@ -619,8 +619,9 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
                             hold_removals=True)
         if kept.problems:  # the rewrites alone were refused: that report says why
             return kept
+        final = Document(kept.text, original.path, bom=original.bom, newline=original.newline)
         left = [hold(d) if d.fix is not None and d.fix.applicability >= threshold and d.code not in unfixable
-                and removes_text(Document(kept.text, original.path), d) else d for d in kept.diagnostics]
+                and removes_text(final, d) else d for d in kept.diagnostics]
         what = ("these fixes were held back" + ("; the fixes that remove no text were applied" if kept.applied
                                                  else "; no fix was applied to this file"))
         problem = engine_diagnostic(FIX_DISCARDED, _budget_message(codes, removed, body, guard.max_removal, what))
