@@ -42,7 +42,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from tidymark.config import ConfigResolver, Settings
 from tidymark.diagnostics import Applicability, Diagnostic, Severity
 from tidymark.document import Document
-from tidymark.engine import IO_ERROR, Guard, check_document, engine_diagnostic, fix_document
+from tidymark.engine import IO_ERROR, Guard, budget_check, check_document, engine_diagnostic, fix_document
 from tidymark.project import ProjectRule, collect_facts
 from tidymark.runner import RuleBook
 from tidymark.source import BOM, DecodeError, LineIndex, decode, encode
@@ -334,13 +334,13 @@ class BatchLinter:
         fixed = None
         applied: list[str] = []
         removed = 0
+        threshold = Applicability.UNSAFE if settings.unsafe_fixes else Applicability.SAFE
+        unfixable = frozenset(r.code for r in rules if any(
+            s == r.name or r.code.startswith(s.upper()) for s in settings.unfixable))
         if not self.fix:
-            diags = check_document(doc, rules)
+            diags = budget_check(doc, check_document(doc, rules), threshold, unfixable, settings.max_removal)
             final = doc.text
         else:
-            threshold = Applicability.UNSAFE if settings.unsafe_fixes else Applicability.SAFE
-            unfixable = frozenset(r.code for r in rules if any(
-                s == r.name or r.code.startswith(s.upper()) for s in settings.unfixable))
             res = fix_document(doc, rules, threshold, unfixable, guard=Guard(max_removal=settings.max_removal))
             diags = res.problems + res.diagnostics
             final = res.text

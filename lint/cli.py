@@ -40,6 +40,16 @@ def _jobs(value: str) -> int:
     return n
 
 
+def _share(value: str) -> float:
+    try:
+        share = float(value)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1 (a share of the body's prose), got {value!r}")
+    return share
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: .)")
     sel = p.add_argument_group("rule selection")
@@ -65,6 +75,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     fixes = p.add_argument_group("fixes")
     fixes.add_argument("--unsafe-fixes", action="store_true", default=None, help="also apply/offer unsafe fixes")
     fixes.add_argument("--no-unsafe-fixes", dest="unsafe_fixes", action="store_false")
+    fixes.add_argument("--max-removal", type=_share, default=None, metavar="SHARE",
+                       help="largest share of a note's prose that fixes may remove (0 to 1; default 0.3)")
     ex = p.add_argument_group("exit code")
     ex.add_argument("--exit-zero", action="store_true", help="exit 0 even when problems remain")
     ex.add_argument("--exit-non-zero-on-fix", action="store_true", help="exit 1 when files were fixed")
@@ -544,7 +556,8 @@ def cli_overrides(args) -> dict:
     return {"select": tuple(args.select) if args.select is not None else None,
             "ignore": tuple(args.ignore) if args.ignore else None,
             "extend_select": tuple(args.extend_select) if args.extend_select else None,
-            "unsafe_fixes": args.unsafe_fixes, "respect_gitignore": args.respect_gitignore}
+            "unsafe_fixes": args.unsafe_fixes, "respect_gitignore": args.respect_gitignore,
+            "max_removal": args.max_removal}
 
 
 def _check_cli_selectors(args, table) -> None:
