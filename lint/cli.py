@@ -409,6 +409,7 @@ def cmd_run(args) -> int:
         reporter_cls = FORMATS[fmt]
     from tidymark.output import NEEDS_TEXT
     reporter = reporter_cls(sys.stdout, threshold, color=stream_is_tty() and fmt == "text")
+    table_only = args.statistics and fmt in ("text", "concise")  # --statistics: the table is the output
     writer = Baseline(args.write_baseline) if args.write_baseline else None
     keep_text = fmt in NEEDS_TEXT or baseline is not None or writer is not None or args.report is not None
     journal_dir, backup_error = _journal_dir(args, mode, cache_dir)
@@ -442,38 +443,23 @@ def cmd_run(args) -> int:
                "fixable_per_rule": Counter()}
     fixed_lines: list[str] = []
     report_files: list[dict] = []
-    facts_by_file: dict[str, tuple[Path, dict]] = {}
+    from tidymark.results import RunResults
+
+    collected = RunResults()  # every file's result until the cross-document step has run
     progress = _Progress(len(items), args.progress)
     state = RunState()
     stream = None
-    untallied = None  # a result received but not yet counted (for the message of an interrupted run)
+    untallied = None  # a result received but not yet kept (for the message of an interrupted run)
     try:
         stream = run([it for i, it in enumerate(items) if i not in results_pre], opts, state)
         for i in range(len(items)):
             result = untallied = results_pre[i] if i in results_pre else next(stream)
             progress.update()
-            settings = resolver.for_path(result.path) if i in results_pre else resolver.for_file(result.path)
-            if settings.severity:
-                result.diagnostics = [_with_severity(d, settings.severity) for d in result.diagnostics]
-            if writer is not None:
-                writer.record(result)
-            if baseline is not None:
-                summary["baselined"] += baseline.filter(result)
-            _tally(summary, result, threshold, fail_on)
-            untallied = None
-            if args.report is not None:
-                from tidymark.report import file_entry
-
-                report_files.append(file_entry(result, mode))
-            if getattr(args, "show_fixes", False) and result.applied:
-                per = Counter(f"{d.code} ({d.name})" for d in result.applied)
-                fixed_lines.append(f"{result.display}:\n" + "".join(f"    {n} × {k}\n" for k, n in sorted(per.items())))
             if result.diff and fmt == "text":
                 sys.stdout.write(_color_diff(result.diff) if stream_is_tty() and fmt == "text" else result.diff)
-            if mode != "diff" or fmt != "text":
-                reporter.file(result)
-            if result.facts:
-                facts_by_file[result.display] = (result.path, result.facts)
+                result.diff = ""
+            collected.add(result)
+            untallied = None
         for _ in stream:  # every result is in: the run ends (its cache index is saved, the cache pruned)
             pass
     except (ConfigError, RegistryError) as exc:
@@ -485,8 +471,8 @@ def cmd_run(args) -> int:
         if stream is not None:
             stream.close()  # the workers stop at a file boundary; what they finished is counted below
         late = state.unreported + ([untallied] if untallied is not None else [])
-        done = summary["files"] + len(late)
-        changed = summary["changed_files"] + sum(1 for r in late if r.changed)
+        done = len(collected) + len(late)
+        changed = collected.changed + sum(1 for r in late if r.changed)
         saved = _finish_journal(journal_dir, args, complete=False)
         undo = f"; `tidymark undo` restores the {saved} changed files" if saved else ""
         _err(f"interrupted after {done} of {len(items)} files ({changed} changed; every file is either "
@@ -501,10 +487,25 @@ def cmd_run(args) -> int:
         return EXIT_ERROR
     progress.close()
     saved = _finish_journal(journal_dir, args, complete=True)
-    if facts_by_file:
-        _project_pass(book, top, facts_by_file, summary, reporter, threshold, fail_on, baseline,
-                      mode != "diff" or fmt != "text",
-                      cache_folder(cache_dir) if args.use_cache else None)
+    found = _project_pass(book, top, collected.facts, cache_folder(cache_dir) if args.use_cache else None)
+    for result in collected.merged(found):  # one stream: every output, the baseline and the summary
+        settings = resolver.for_path(result.path) if result.error is not None else resolver.for_file(result.path)
+        if settings.severity:
+            result.diagnostics = [_with_severity(d, settings.severity) for d in result.diagnostics]
+        if writer is not None:
+            writer.record(result)
+        if baseline is not None:
+            summary["baselined"] += baseline.filter(result)
+        _tally(summary, result, threshold, fail_on)
+        if args.report is not None:
+            from tidymark.report import file_entry
+
+            report_files.append(file_entry(result, mode))
+        if getattr(args, "show_fixes", False) and result.applied:
+            per = Counter(f"{d.code} ({d.name})" for d in result.applied)
+            fixed_lines.append(f"{result.display}:\n" + "".join(f"    {n} × {k}\n" for k, n in sorted(per.items())))
+        if (mode != "diff" or fmt != "text") and not table_only:
+            reporter.file(result)
     summary["seconds"] = time.perf_counter() - started
 
     if writer is not None:
@@ -516,7 +517,7 @@ def cmd_run(args) -> int:
     if fmt == "text":
         if mode == "diff":
             reporter.out = sys.stderr  # the diff is the output; the summary goes to stderr
-        if not args.quiet:
+        if not args.quiet and not table_only:
             reporter.finish(summary)
             if fixed_lines:
                 reporter.out.write("Fixes applied:\n" + "".join(fixed_lines))
@@ -528,7 +529,9 @@ def cmd_run(args) -> int:
     else:
         reporter.finish(summary)
     if args.statistics:
-        (sys.stdout if fmt in ("text", "concise") else sys.stderr).write(_statistics(summary))
+        from tidymark.output import statistics_table
+
+        (reporter.out if table_only else sys.stderr).write(statistics_table(summary))
     if args.write_baseline is not None and not args.quiet:
         sys.stderr.write(f"Baseline with {sum(writer.counts.values())} problems written to {args.write_baseline}\n")
     if args.report is not None:
@@ -669,22 +672,14 @@ def cmd_undo(args) -> int:
     return EXIT_PROBLEMS if out.skipped else EXIT_OK
 
 
-def _project_pass(book, settings, facts_by_file, summary, reporter, threshold, fail_on, baseline, show,
-                  cache_dir: Path | None) -> None:
-    """Cross-document rules over the facts the files produced; their diagnostics are reported per file."""
+def _project_pass(book, settings, facts_by_file: dict[str, dict], cache_dir: Path | None) -> dict:
+    """Cross-document rules over the facts the files produced: their diagnostics by display path."""
+    if not facts_by_file:
+        return {}
     from tidymark.project import ProjectRule, run_project_cached
-    from tidymark.runner import FileResult
 
     rules = [r for r in book.rules_for(settings) if isinstance(r, ProjectRule)]
-    found = run_project_cached(rules, {k: f for k, (_, f) in facts_by_file.items()}, cache_dir)
-    for display, diags in sorted(found.items()):
-        result = FileResult(facts_by_file[display][0], display, diags)
-        if baseline is not None:
-            summary["baselined"] += baseline.filter(result)
-        _tally(summary, result, threshold, fail_on)
-        summary["files"] -= 1  # already counted
-        if show:
-            reporter.file(result)
+    return run_project_cached(rules, facts_by_file, cache_dir)
 
 
 def _with_severity(d, overrides: dict):
@@ -725,16 +720,6 @@ def _tally(summary: dict, result, threshold, fail_on) -> None:
                 summary["fixable_per_rule"][d.code] += 1
             elif d.fix.applicability >= Applicability.UNSAFE:
                 summary["unsafe_fixable"] += 1
-
-
-def _statistics(summary: dict) -> str:
-    rows = sorted(summary["remaining_per_rule"].items(), key=lambda kv: (-kv[1], kv[0]))
-    lines = []
-    for (code, name), n in rows:
-        fixable = summary["fixable_per_rule"].get(code, 0)
-        mark = "[*]" if fixable == n else (f"[{fixable}]" if fixable else "   ")
-        lines.append(f"{n:>6}  {code:<6} {mark} {name}")
-    return "\n".join(lines) + ("\n" if lines else "")
 
 
 def _closing(s: dict) -> str:

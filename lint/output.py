@@ -117,3 +117,25 @@ def stream_is_tty(stream=None) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def statistics_table(summary: dict) -> str:
+    """``--statistics``: problems per rule, most frequent first, with a header and a total.
+
+    The fix column says ``[*]`` when every problem of the rule is fixable with the run's
+    fixes, ``[n]`` when n of them are.
+    """
+    rows = sorted(summary["remaining_per_rule"].items(), key=lambda kv: (-kv[1], kv[0]))
+    total = sum(n for _, n in rows)
+    if not total:
+        return "No problems found.\n"
+    width = max(5, len(str(total)))
+    lines = [f"{'Count':>{width}}  {'Code':<6} {'Fix':<3} Rule"]
+    for (code, name), n in rows:
+        fixable = summary["fixable_per_rule"].get(code, 0)
+        mark = "[*]" if fixable == n else (f"[{fixable}]" if fixable else "   ")
+        lines.append(f"{n:>{width}}  {code:<6} {mark} {name}")
+    fixable = summary.get("fixable", 0)
+    lines.append(f"{total:>{width}}  problem{'s' * (total != 1)} in total"
+                 + (f", {fixable} fixable with `tidymark fix`" if fixable else ""))
+    return "\n".join(lines) + "\n"
