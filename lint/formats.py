@@ -17,6 +17,7 @@ from urllib.parse import quote
 from xml.sax.saxutils import escape as xml_escape, quoteattr
 
 from tidymark.diagnostics import Severity
+from tidymark.docs import rule_url
 from tidymark.output import Reporter
 from tidymark.source import LineIndex
 
@@ -156,12 +157,16 @@ class SarifReporter(Reporter):
                 continue
             c = info.cls
             doc = c.documentation()
-            rules.append({"id": code, "name": c.name, "shortDescription": {"text": c.summary},
-                          "fullDescription": {"text": doc.split("\n\n", 1)[-1][:4000] or c.summary},
-                          "help": {"text": doc, "markdown": doc},
-                          "defaultConfiguration": {"level": _SARIF_LEVEL[c.default_severity]},
-                          "properties": {"fix": c.fix_availability.value, "fixSafety": c.fix_safety,
-                                         "tags": [code[:2]]}})
+            rule = {"id": code, "name": c.name, "shortDescription": {"text": c.summary},
+                    "fullDescription": {"text": doc.split("\n\n", 1)[-1][:4000] or c.summary},
+                    "help": {"text": doc, "markdown": doc},
+                    "defaultConfiguration": {"level": _SARIF_LEVEL[c.default_severity]},
+                    "properties": {"fix": c.fix_availability.value, "fixSafety": c.fix_safety,
+                                   "tags": [code[:2]]}}
+            url = rule_url(code)
+            if url is not None:
+                rule["helpUri"] = url
+            rules.append(rule)
         sarif = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [{
             "tool": {"driver": {"name": "tidymark", "version": __version__, "semanticVersion": __version__,
                                 "informationUri": INFO_URI, "rules": rules}},

@@ -7,7 +7,8 @@ JSON output is an array; each element::
      "severity": "error",
      "fix": null | {"applicability": "safe" | "unsafe" | "display-only", "message": "...",
                     "edits": [{"line": 3, "column": 1, "end_line": 4, "end_column": 1,
-                               "content": ""}]}}
+                               "content": ""}]},
+     "url": null | "https://.../docs/rules/DM002.md"}
 
 Lines and columns are 1-based; columns count Unicode code points.  ``end_*`` points just
 past the last character.  Fields are only ever added, never renamed or removed, within a
@@ -37,9 +38,11 @@ def diagnostic_json(path: str, d: Diagnostic, lines: LineIndex | None = None) ->
     if d.fix is not None:
         fix = {"applicability": d.fix.applicability.label, "message": d.fix.title,
                "edits": [_edit_json(lines, e) for e in d.fix.edits]}
+    from tidymark.docs import rule_url
+
     return {"path": path, "line": d.line, "column": d.column, "end_line": d.end_line,
             "end_column": d.end_column, "code": d.code, "name": d.name, "message": d.message,
-            "severity": d.severity.label, "fix": fix}
+            "severity": d.severity.label, "fix": fix, "url": rule_url(d.code)}
 
 
 #: Output formats whose reports quote the source text of each diagnostic's line.

@@ -57,3 +57,25 @@ class RunResults:
             for display, diags in sorted(left.items()):
                 yield FileResult(Path(display), display, sorted(diags, key=_position))
         self._results = []
+
+
+def record_position(record: dict) -> tuple[int, int]:
+    return (record["line"], record["column"])
+
+
+def merge_records(groups, extra: dict, key=lambda rid: rid) -> list[dict]:
+    """Diagnostic records in document order with the cross-document ones in place.
+
+    ``groups`` is ``(document id, its records)`` in document order; ``extra`` the
+    cross-document records by ``key(document id)``.  Each document's records are ordered
+    by position (its own keep their order; one at the same position comes first); records of
+    a key no document has follow, by key.
+    """
+    left = dict(extra)
+    out: list[dict] = []
+    for rid, own in groups:
+        more = left.pop(key(rid), None)
+        out.extend(sorted([*own, *more], key=record_position) if more else own)
+    for k in sorted(left, key=str):
+        out.extend(sorted(left[k], key=record_position))
+    return out
