@@ -32,6 +32,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                      help="text (default), concise, json, sarif, github, junit or gitlab")
     out.add_argument("--statistics", action="store_true", help="print a count of problems per rule")
     out.add_argument("--report", type=Path, metavar="FILE.html", help="also write a self-contained HTML report")
+    out.add_argument("--output-file", type=Path, metavar="FILE", help="write the output to FILE instead of stdout")
     out.add_argument("-q", "--quiet", action="store_true", help="print diagnostics only, no summary")
     out.add_argument("--progress", dest="progress", action="store_true", default=None,
                      help="show a progress bar (default: on a terminal, for large runs)")
@@ -164,12 +165,12 @@ def _main(argv: Sequence[str] | None) -> int:
         if getattr(args, "engine", "local") != "local":
             from tidymark.adapters.engine_cli import run as run_engine
 
-            return run_engine(args, args.engine)
+            return _with_output_file(args, lambda: run_engine(args, args.engine))
         if getattr(args, "output_dir", None) or getattr(args, "text_column", None) or getattr(args, "id_column", None):
             _err("--output-dir, --text-column and --id-column need --engine ray or --engine dask")
             return EXIT_ERROR
         # --- end of scale-out engines ----------------------------------------------------------
-        return cmd_run(args)
+        return _with_output_file(args, lambda: cmd_run(args))
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
@@ -178,6 +179,19 @@ def _main(argv: Sequence[str] | None) -> int:
             sys.stdout = open(os.devnull, "w")
         except OSError:
             pass
+        return EXIT_ERROR
+
+
+def _with_output_file(args, run) -> int:
+    """``run()``, with its stdout going to ``--output-file`` when one is given."""
+    if getattr(args, "output_file", None) is None:
+        return run()
+    from tidymark.output import OutputFileError, run_to_output_file
+
+    try:
+        return run_to_output_file(args.output_file, run)
+    except OutputFileError as exc:
+        _err(str(exc))
         return EXIT_ERROR
 
 

@@ -142,3 +142,51 @@ def statistics_table(summary: dict) -> str:
     lines.append(f"{total:>{width}}  problem{'s' * (total != 1)} in total"
                  + (f", {fixable} fixable with `tidymark fix`" if fixable else ""))
     return "\n".join(lines) + "\n"
+
+
+class OutputFileError(Exception):
+    pass
+
+
+def run_to_output_file(path, run) -> int:
+    """``--output-file FILE``: run ``run()`` (a check or fix run, returning its exit code)
+    with what it prints on stdout going to FILE instead.
+
+    The output is written to a temporary file beside FILE that replaces it when the run
+    ends, so FILE is never left half-written: an interrupted run, or one that stopped on an
+    error before printing anything, leaves FILE as it was.  Missing folders are created; a
+    place that cannot take the file is an :class:`OutputFileError` before anything runs.
+    """
+    import contextlib
+    import os
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        raise OutputFileError(f"--output-file {path}: is a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # as ruff does
+        fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.",
+                                   suffix=".tmp")
+    except OSError as exc:
+        raise OutputFileError(f"--output-file {path}: cannot write there ({exc.strerror or exc})") from None
+    keep = False
+    try:
+        with open(fd, "w", encoding="utf-8", errors="surrogateescape") as stream:
+            with contextlib.redirect_stdout(stream):
+                code = run()
+            keep = code != 130 and (code in (0, 1) or stream.tell() > 0)
+        if keep:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # as a file the shell's `>` would create
+            os.replace(tmp, path)
+        return code
+    except OSError as exc:
+        keep = False
+        raise OutputFileError(f"--output-file {path}: cannot write it ({exc.strerror or exc})") from None
+    finally:
+        if not keep:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
