@@ -30,7 +30,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     out = p.add_argument_group("output")
     out.add_argument("--output-format", choices=OUTPUT_FORMATS, default=None,
                      help="text (default), concise, json, sarif, github, junit or gitlab")
-    out.add_argument("--statistics", action="store_true", help="print a count of problems per rule")
+    out.add_argument("--statistics", action="store_true", help="print only a table of problems per rule, with a total")
     out.add_argument("--report", type=Path, metavar="FILE.html", help="also write a self-contained HTML report")
     out.add_argument("--output-file", type=Path, metavar="FILE", help="write the output to FILE instead of stdout")
     out.add_argument("-q", "--quiet", action="store_true", help="print diagnostics only, no summary")

@@ -183,3 +183,18 @@ def test_statistics_prints_only_the_table(vault, capsys):
     assert out2 == out
     code, out, _ = run(capsys, "check", "--statistics", "c")
     assert code == 0 and out == "No problems found.\n"
+
+
+def test_merge_records_puts_cross_document_records_in_place():
+    from tidymark.results import merge_records
+
+    def rec(rid, line, col, code):
+        return {"id": rid, "line": line, "column": col, "code": code}
+
+    groups = [("x", [rec("x", 1, 1, "FM002"), rec("x", 5, 1, "PB001")]), ("y", []),
+              ("z", [rec("z", 2, 3, "IM001")])]
+    extra = {"shown-x": [rec("shown-x", 1, 1, "DM006"), rec("shown-x", 3, 1, "DM006")],
+             "shown-y": [rec("shown-y", 1, 1, "DM006")], "gone": [rec("gone", 1, 1, "DM006")]}
+    got = [(r["id"], r["line"], r["code"]) for r in merge_records(groups, extra, key=lambda rid: f"shown-{rid}")]
+    assert got == [("x", 1, "FM002"), ("shown-x", 1, "DM006"), ("shown-x", 3, "DM006"), ("x", 5, "PB001"),
+                   ("shown-y", 1, "DM006"), ("z", 2, "IM001"), ("gone", 1, "DM006")]
