@@ -531,8 +531,9 @@ def cmd_run(args) -> int:
     if fmt == "text":
         if mode == "diff":
             reporter.out = sys.stderr  # the diff is the output; the summary goes to stderr
-        if not args.quiet and not table_only:
-            reporter.finish(summary)
+        if not args.quiet:
+            if not table_only:  # with --statistics, the table stands for the diagnostics and the summary
+                reporter.finish(summary)
             if fixed_lines:
                 reporter.out.write("Fixes applied:\n" + "".join(fixed_lines))
             if mode == "fix" and summary["changed_files"]:

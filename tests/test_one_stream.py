@@ -198,3 +198,13 @@ def test_merge_records_puts_cross_document_records_in_place():
     got = [(r["id"], r["line"], r["code"]) for r in merge_records(groups, extra, key=lambda rid: f"shown-{rid}")]
     assert got == [("x", 1, "FM002"), ("shown-x", 1, "DM006"), ("shown-x", 3, "DM006"), ("x", 5, "PB001"),
                    ("shown-y", 1, "DM006"), ("z", 2, "IM001"), ("gone", 1, "DM006")]
+
+
+def test_fix_with_statistics_still_says_what_it_changed_and_how_to_undo(vault, capsys):
+    code, out, _ = run(capsys, "fix", "--statistics", ".")
+    lines = out.splitlines()
+    assert any(ln.startswith("Scanned 5 files") and "changed" in ln for ln in lines), out
+    assert any("`tidymark undo` restores them" in ln for ln in lines), out
+    assert not any(re.match(r"^[abc]/[\w.-]+\.md:\d+:\d+: ", ln) for ln in lines)  # still no diagnostic lines
+    head = next(i for i, ln in enumerate(lines) if ln.split() == ["Count", "Code", "Fix", "Rule"])
+    assert re.match(r"^\s*\d+\s+problems? in total", lines[-1]) and head < len(lines) - 1
