@@ -571,7 +571,7 @@ def cli_overrides(args) -> dict:
             "ignore": tuple(args.ignore) if args.ignore else None,
             "extend_select": tuple(args.extend_select) if args.extend_select else None,
             "unsafe_fixes": args.unsafe_fixes, "respect_gitignore": args.respect_gitignore,
-            "max_removal": args.max_removal}
+            "max_removal": getattr(args, "max_removal", None)}
 
 
 def _check_cli_selectors(args, table) -> None:
