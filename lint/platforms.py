@@ -58,7 +58,8 @@ Template kinds:
     ``pattern`` is found (``re.search``): the markup residue of a scraped widget.
 
 Heading lines never match ``line`` patterns unless ``headings: true``.  A ``between`` or
-``tail`` block that holds a line wider than ``max-width`` visible characters (default 160)
+``tail`` block that holds a line wider than ``max-width`` visible characters (default 100,
+ a CJK character counting two)
 is not removed: a sentence of prose inside means the block is not the platform's chrome.
 
 Removals take their orphans: the decoration lines next to them (``____``, ``* * *``, a
@@ -238,7 +239,7 @@ def _parse_template(raw: Any, row_where: str, position: int) -> Template:
                     zone=zone, zone_lines=_int(what, where, raw, "zone-lines", 25),
                     context=bool(raw.get("context", False)), headings=bool(raw.get("headings", False)),
                     max_lines=_int(what, where, raw, "max-lines", 150 if kind == "tail" else 30),
-                    max_width=_int(what, where, raw, "max-width", 160), orphans=orphans,
+                    max_width=_int(what, where, raw, "max-width", 100), orphans=orphans,
                     applicability=applicability, examples=_examples(what, where, raw, True),
                     keep=_keep(what, where, raw))
 
