@@ -705,7 +705,30 @@ def _finish(doc, lines: _Lines, found: list[Removal]) -> list[Removal]:
         if r.first0 >= r.last0:
             continue
         span = doc.lines.lines_span(r.first0, r.last0)
-        if doc.is_protected(span):
+        if doc.is_protected(span) or _joins_lists(doc, r):
             continue
         out.append(r)
     return out
+
+
+_LISTS = ("bullet_list", "ordered_list")
+
+
+def _joins_lists(doc, r: Removal) -> bool:
+    """Would removing the range join the blocks on either side of it into one (two lists, two
+    indented code blocks)?"""
+    import bisect
+
+    blocks = doc.blocks
+    starts = [b.line0 for b in blocks]
+    i = bisect.bisect_left(starts, r.first0) - 1      # the block before the range
+    j = bisect.bisect_left(starts, r.last0)           # the block after it
+    if i < 0 or j >= len(blocks) or blocks[i].line1 > r.first0:
+        return False
+    if blocks[i].kind in _LISTS and blocks[j].kind in _LISTS:
+        return True
+    from tidymark.markdown import parser
+
+    # the last line before and the first line after, once only a blank line separates them
+    pair = f"{doc.lines.line_text(blocks[i].line1 - 1)}\n\n{doc.lines.line_text(blocks[j].line0)}\n"
+    return sum(1 for t in parser(True).parse(pair) if t.level == 0 and t.nesting >= 0) == 1
