@@ -626,19 +626,22 @@ def _removal_for(t: Template, i: int, lines: _Lines, found: list[Removal]) -> Re
     return Removal(owner, t, i, i + 1, t.applicability == "safe", lines.plain(i))
 
 
-def _extend_orphans(doc, lines: _Lines, r: Removal, taken: set[int]) -> None:
+def _is_rule(text: str) -> bool:
+    return _SETEXT_OR_HR.fullmatch(text) is not None
+
+
+def _extend_orphans(doc, lines: _Lines, r: Removal) -> None:
+    """Widen ``r`` over the decoration lines next to it (not thematic breaks, see
+    :func:`_take_rules`) and, when its template says so, the images right under it."""
     images = "images" in r.template.orphans
 
     def orphan(i: int, below: bool) -> bool:
-        if i in lines.fenced or i in taken:
+        if i in lines.fenced:
             return False
         text = lines.text(i)
         if is_decoration(text):
-            if _SETEXT_OR_HR.fullmatch(text):
-                # a rule directly under text would be that text's setext underline
-                return i == lines.start or lines.blank(i - 1) or (i - 1) in taken or (i - 1) >= r.first0
-            return True
-        return images and is_image_only(text)
+            return not _is_rule(text)
+        return images and below and is_image_only(text)
 
     i = r.first0 - 1
     while i >= lines.start:
@@ -658,6 +661,51 @@ def _extend_orphans(doc, lines: _Lines, r: Removal, taken: set[int]) -> None:
             break
         r.last0 = i + 1
         i += 1
+
+
+def _take_rules(lines: _Lines, kept: list[Removal]) -> list[Removal]:
+    """Thematic breaks that only framed removed lines: one whose nearest lines on both sides
+    are removed (or the start / end of the body), one right above a removal that reaches the
+    end of the note, and the two rules right around a removal
+    (an appeal set between two rules).  A rule between a removal and article text stays:
+    it may separate two parts of the article."""
+    removed: dict[int, Removal] = {}
+    for r in kept:
+        for x in range(r.first0, r.last0):
+            removed[x] = r
+    nb = lines.nonblank
+    pos = {i: k for k, i in enumerate(nb)}
+    out: list[Removal] = []
+
+    def neighbour(k: int, step: int) -> int | None:
+        k += step
+        return nb[k] if 0 <= k < len(nb) else None
+
+    for k, i in enumerate(nb):
+        if i in removed or i in lines.fenced or not _is_rule(lines.text(i)):
+            continue
+        up, down = neighbour(k, -1), neighbour(k, 1)
+        owner = removed.get(up) if up is not None else None
+        owner = owner or (removed.get(down) if down is not None else None)
+        if owner is None:
+            continue
+        framed = (up is None or up in removed) and (down is None or down in removed)
+        ends = down is not None and down in removed and removed[down].last0 > nb[-1]
+        if framed or ends:
+            out.append(Removal(owner.platform, owner.template, i, i + 1, owner.safe, owner.label))
+    for r in kept:
+        first, last = r.first0, r.last0 - 1
+        while first in pos and lines.blank(first):
+            first += 1
+        up = neighbour(pos[first], -1) if first in pos else None
+        down = neighbour(pos[last], 1) if last in pos else None
+        if up is not None and down is not None and up not in removed and down not in removed \
+                and _is_rule(lines.text(up)) and _is_rule(lines.text(down)) \
+                and up not in lines.fenced and down not in lines.fenced \
+                and (up == lines.start or lines.blank(up - 1)):
+            out.append(Removal(r.platform, r.template, up, up + 1, r.safe, r.label))
+            out.append(Removal(r.platform, r.template, down, down + 1, r.safe, r.label))
+    return out
 
 
 def _union(rs: list[Removal], lines: _Lines) -> list[Removal]:
@@ -684,7 +732,8 @@ def _finish(doc, lines: _Lines, found: list[Removal]) -> list[Removal]:
     unsafe = _union([r for r in found if not r.safe and not (set(range(r.first0, r.last0)) & taken)], lines)
     kept = sorted(safe + unsafe, key=lambda r: r.first0)
     for r in kept:
-        _extend_orphans(doc, lines, r, set())
+        _extend_orphans(doc, lines, r)
+    kept = sorted(kept + _take_rules(lines, kept), key=lambda r: r.first0)
     merged: list[Removal] = []
     for r in kept:
         if merged:
