@@ -404,7 +404,7 @@ _DECORATION = re.compile(r"[\s*_\-=~·•.。,，:：|▼▲▽△↓↑⬇︎�
 _IMAGE_ONLY = re.compile(r"\s*(?:>\s*)*(?:\[\s*)?!\[[^\]\n]{0,200}\]\([^)\s]*(?:\s+\"[^\"]*\")?\)"
                          r"(?:\]\([^)\s]*\))?\s*")
 _SETEXT_OR_HR = re.compile(r"\s{0,3}(?:-{3,}|\*{3,}|_{3,}|(?:[-*_]\s+){2,}[-*_])\s*")
-MAX_PLAIN = 400
+MAX_PLAIN = 1500
 
 
 def plain(line: str) -> str:
