@@ -403,7 +403,9 @@ _HEADING = re.compile(r"^\s{0,3}(?:>\s?)*#{1,6}(?:\s|$)")
 _DECORATION = re.compile(r"[\s*_\-=~·•.。,，:：|▼▲▽△↓↑⬇︎—–…/\\]*")
 _IMAGE_ONLY = re.compile(r"\s*(?:>\s*)*(?:\[\s*)?!\[[^\]\n]{0,200}\]\([^)\s]*(?:\s+\"[^\"]*\")?\)"
                          r"(?:\]\([^)\s]*\))?\s*")
-_SETEXT_OR_HR = re.compile(r"\s{0,3}(?:-{3,}|\*{3,}|_{3,}|(?:[-*_]\s+){2,}[-*_])\s*")
+# Thematic breaks of dashes or stars (also setext underlines).  Runs of underscores, though
+# valid breaks, are left over from emphasis markup in clipped pages: plain decoration here.
+_SETEXT_OR_HR = re.compile(r"\s{0,3}(?:-{3,}|\*{3,}|(?:[-*]\s+){2,}[-*])\s*")
 MAX_PLAIN = 1500
 
 
@@ -665,7 +667,8 @@ def _extend_orphans(doc, lines: _Lines, r: Removal) -> None:
 
 def _take_rules(lines: _Lines, kept: list[Removal]) -> list[Removal]:
     """Thematic breaks that only framed removed lines: one whose nearest lines on both sides
-    are removed (or the start / end of the body), one right above a removal that reaches the
+    are removed (or the start / end of the body) with no kept text beyond them on one side,
+    one right above a removal that reaches the
     end of the note, and the two rules right around a removal
     (an appeal set between two rules).  A rule between a removal and article text stays:
     it may separate two parts of the article."""
@@ -690,6 +693,9 @@ def _take_rules(lines: _Lines, kept: list[Removal]) -> list[Removal]:
         if owner is None:
             continue
         framed = (up is None or up in removed) and (down is None or down in removed)
+        if framed and up is not None and down is not None and removed[up].first0 > nb[0] \
+                and removed[down].last0 <= nb[-1]:
+            framed = False  # kept text beyond the removals on both sides: it may separate them
         ends = down is not None and down in removed and removed[down].last0 > nb[-1]
         if framed or ends:
             out.append(Removal(owner.platform, owner.template, i, i + 1, owner.safe, owner.label))
