@@ -35,7 +35,7 @@ The table
 A row applies to a note only when the platform is *recognised*: the host of its own URL is
 one of ``hosts`` or one of ``markers`` occurs in its body.  Lines are compared in their
 *plain* form: surrounding white space, block-quote and list markers, heading hashes and
-``**``/``__`` emphasis runs removed, inner white space collapsed; links and images stay as
+``**``/``__`` emphasis runs removed, HTML entities decoded, inner white space collapsed; links and images stay as
 written, so a pattern can require a link's target.  Patterns match a whole plain line
 (``re.fullmatch``).
 
@@ -83,6 +83,7 @@ replace the row with the same id or are added.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -412,6 +413,8 @@ MAX_PLAIN = 1500
 def plain(line: str) -> str:
     """The form a table pattern is matched against (see the module docstring)."""
     text = _LEAD.sub("", line, count=1)
+    if "&" in text:
+        text = html.unescape(text)
     if "**" in text or "__" in text:
         text = _EMPH_RUN.sub("", text)
     return _SPACES.sub(" ", text).strip()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from tidymark import boilerplate as bp
 from tidymark import platforms
+from tidymark.clipper import same_title
 from tidymark.diagnostics import Severity
 from tidymark.rule import Rule
 
@@ -19,7 +20,9 @@ class FailedClip(Rule):
     bot wall ("Don't miss what's happening", "Just a moment...", `环境异常`) and page chrome
     around it: a line of the failed-clip table (`rules/data/platforms.yaml`) and no line of
     article text besides (no line of `40` or more visible characters other than the error
-    page's own lines, headings aside).  A note that quotes such a message inside its own
+    page's own lines, headings aside).  A note of a known platform whose every line but its
+    headings is that platform's chrome, as the platform table lists it (a tip appeal, a
+    share row), is reported too.  A note that quotes such a message inside its own
     text, a short personal note or a summary is not reported.
 
     ## Why is this bad?
@@ -75,6 +78,7 @@ class FailedClip(Rule):
                         hit = (i, row, p)
                     break
         if hit is None:
+            yield from self._only_chrome(doc, table, plains)
             return
         companions = [rx for row in rows for rx in (*row.patterns, *row.companions)]
         for i, raw, p in plains:
@@ -87,3 +91,30 @@ class FailedClip(Rule):
         line0, row, label = hit
         yield self.diagnostic(lines.lines_span(line0, line0 + 1),
                               f"No article in the body: only {row.name} ('{bp.display(label)}')")
+
+    def _only_chrome(self, doc, table, plains):
+        """A note of a recognised platform whose every line but its headings is that
+        platform's chrome (as the platform table lists it)."""
+        if not plains:
+            return
+        rows = platforms.recognised(doc, table)
+        if not rows:
+            return
+        removed: set[int] = set()
+        for r in platforms.find_removals(doc, table, rows):
+            removed.update(range(r.first0, r.last0))
+        if not removed:
+            return
+        fm = doc.front_matter
+        title = fm.values.get("title") if fm is not None and isinstance(fm.values, dict) else None
+        title = title if isinstance(title, str) else ""
+
+        def ignorable(i: int, raw: str) -> bool:
+            return i in removed or platforms.is_heading(raw) or bool(title and same_title(title, raw))
+
+        if all(ignorable(i, raw) for i, raw, _ in plains):
+            first = min(removed)
+            names = sorted({p.name for p in rows})
+            yield self.diagnostic(doc.lines.lines_span(first, first + 1),
+                                  f"No article in the body: only page chrome of {', '.join(names)} "
+                                  f"('{bp.display(platforms.plain(doc.lines.line_text(first)))}')")
