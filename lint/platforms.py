@@ -64,7 +64,7 @@ is not removed: a sentence of prose inside means the block is not the platform's
 
 Removals take their orphans: the decoration lines next to them (``____``, ``* * *``, a
 thematic break after a blank line, ``▼``, ``****``) and, with ``orphans: images``, the
-image-only lines directly above or below (the QR code under a removed "扫码关注").  Nothing
+image-only line directly below (the QR code under a removed "扫码关注").  Nothing
 inside code or an HTML comment is ever removed.
 
 A failed-clip row::
@@ -637,16 +637,22 @@ def _is_rule(text: str) -> bool:
 
 def _extend_orphans(doc, lines: _Lines, r: Removal) -> None:
     """Widen ``r`` over the decoration lines next to it (not thematic breaks, see
-    :func:`_take_rules`) and, when its template says so, the images right under it."""
+    :func:`_take_rules`) and, when its template says so, the one image right under it."""
     images = "images" in r.template.orphans
 
+    took_image = False
+
     def orphan(i: int, below: bool) -> bool:
+        nonlocal took_image
         if i in lines.fenced:
             return False
         text = lines.text(i)
         if is_decoration(text):
             return not _is_rule(text)
-        return images and below and is_image_only(text)
+        if images and below and not took_image and is_image_only(text):
+            took_image = True  # one image (the QR code under its caption), not a gallery
+            return True
+        return False
 
     i = r.first0 - 1
     while i >= lines.start:
