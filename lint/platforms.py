@@ -49,7 +49,8 @@ Template kinds:
     start / end of the body) — a lone "Email" or "Notes" in an article stays.
 ``between``
     from a line matching ``start`` to the next line matching ``end`` (within ``max-lines``,
-    default 30), both included.
+    default 30), both included; or, with ``until`` instead of ``end``, up to the line
+    before the one matching ``until`` (a section of the page that the article follows).
 ``tail``
     from the first line matching ``start`` that has at most ``max-lines`` (default 150)
     non-blank lines after it, to the end of the note.
@@ -99,7 +100,7 @@ ORPHANS = ("decoration", "images")
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 _HOST_RE = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?\Z")
 _ROW_KEYS = {"id", "name", "hosts", "markers", "templates", "note"}
-_TEMPLATE_KEYS = {"id", "kind", "pattern", "start", "end", "zone", "zone-lines", "context", "headings",
+_TEMPLATE_KEYS = {"id", "kind", "pattern", "start", "end", "until", "zone", "zone-lines", "context", "headings",
                   "max-lines", "max-width", "orphans", "applicability", "examples", "keep", "note"}
 _FAILED_KEYS = {"id", "name", "patterns", "companions", "examples", "keep", "note"}
 _TOP_KEYS = {"version", "platforms", "failed-clips"}
@@ -170,6 +171,7 @@ class Template:
     pattern: re.Pattern[str] | None
     start: re.Pattern[str] | None
     end: re.Pattern[str] | None
+    end_included: bool
     zone: str
     zone_lines: int
     context: bool
@@ -216,7 +218,11 @@ def _parse_template(raw: Any, row_where: str, position: int) -> Template:
     if kind not in KINDS:
         raise _fail(what, where, "kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
     needs = {"line": ("pattern",), "html-block": ("pattern",), "between": ("start", "end"), "tail": ("start",)}[kind]
-    for key in ("pattern", "start", "end"):
+    if kind == "between" and "until" in raw:
+        if "end" in raw:
+            raise _fail(what, where, "until", "a 'between' template takes 'end' or 'until', not both")
+        needs = ("start", "until")
+    for key in ("pattern", "start", "end", "until"):
         if key in raw and key not in needs:
             raise _fail(what, where, key, f"not used by a {kind!r} template")
     pats = {key: _compile(what, where, key, raw.get(key)) for key in needs}
@@ -236,7 +242,8 @@ def _parse_template(raw: Any, row_where: str, position: int) -> Template:
     applicability = raw.get("applicability")
     if applicability not in APPLICABILITIES:
         raise _fail(what, where, "applicability", f"must be safe or unsafe, got {applicability!r}")
-    return Template(id=tid, kind=kind, pattern=pats.get("pattern"), start=pats.get("start"), end=pats.get("end"),
+    return Template(id=tid, kind=kind, pattern=pats.get("pattern"), start=pats.get("start"),
+                    end=pats.get("end") or pats.get("until"), end_included="until" not in pats,
                     zone=zone, zone_lines=_int(what, where, raw, "zone-lines", 25),
                     context=bool(raw.get("context", False)), headings=bool(raw.get("headings", False)),
                     max_lines=_int(what, where, raw, "max-lines", 150 if kind == "tail" else 30),
@@ -555,7 +562,7 @@ def find_removals(doc, table: Table, platforms: Iterable[Platform] | None = None
                     if _match(t.start, lines, i):
                         for m in range(k + 1, min(len(nb), k + 1 + t.max_lines)):
                             if _match(t.end, lines, nb[m]):
-                                j = nb[m] + 1
+                                j = nb[m] + 1 if t.end_included else nb[m]
                                 if not _too_wide(lines, i, j, t.max_width):
                                     found.append(Removal(p, t, i, j, safe, lines.plain(i)))
                                 k = m

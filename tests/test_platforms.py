@@ -78,6 +78,8 @@ def _row(**changes):
     ({"hosts": [], "markers": []}, "platform 'acme': field 'hosts': a row needs hosts or markers"),
     ({"templates": []}, "platform 'acme': field 'templates': must be a non-empty list"),
     ({"extra": 1}, "platform 'acme': field 'extra': unknown key"),
+    ({"templates": [{"id": "box", "kind": "between", "start": "a", "end": "b", "until": "c",
+                     "applicability": "safe"}]}, "field 'until': a 'between' template takes 'end' or 'until'"),
 ])
 def test_invalid_rows_are_refused_naming_row_and_field(changes, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
