@@ -516,11 +516,16 @@ def _in_zone(t: Template, rank: int, total: int) -> bool:
     return head if t.zone == "head" else tail if t.zone == "tail" else head or tail
 
 
+# the end of a link whose text spans several lines: ``](https://… "title")``, a URL, no prose
+_LINK_TAIL = re.compile(r"\s*\]\([^()\s]*(?:\s+\"[^\"]*\")?\)\s*")
+
+
 def _too_wide(lines: _Lines, a: int, b: int, limit: int) -> bool:
     from tidymark.boilerplate import visible_width
 
     return any(visible_width(lines.text(i)) > limit for i in range(a, b)
-               if not lines.blank(i) and not is_image_only(lines.text(i)))
+               if not lines.blank(i) and not is_image_only(lines.text(i))
+               and not _LINK_TAIL.fullmatch(lines.text(i)))
 
 
 def _match(rx: re.Pattern[str] | None, lines: _Lines, i: int) -> bool:
