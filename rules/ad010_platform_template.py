@@ -57,8 +57,9 @@ class PlatformTemplate(Rule):
 
     ## Fix safety
     Each template of the table says whether its removal is safe (the platform is recognised
-    and the template is anchored on a line only that platform prints) or unsafe.  The fix
-    removes the matched lines and their orphans, nothing else.
+    and the template is anchored on a line only that platform prints) or unsafe (a date
+    line such as zhihu's `编辑于 …・IP 属地…`, which may be the only date the note has).  The
+    fix removes the matched lines and their orphans, nothing else.
 
     ## Options
     - `table`: a YAML file of more platform rows (the format of `rules/data/platforms.yaml`);
