@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass, field
 
 from tidymark.boilerplate import in_fenced_code
+from tidymark.clipper import norm
 from tidymark.diagnostics import Fix, FixKind
 from tidymark.edits import remove_lines
 from tidymark.lift import (FACT_KEYS, CannotWrite, Date, Facts, clean_url, front_matter_edits, liftable_url,
@@ -48,6 +49,14 @@ _BY = re.compile(r"^(?:\*\*|_|\*)?By\s+(?P<who>\[[^\]]{2,60}\]\([^)\s]+\)|[A-Z][
 # A Substack profile link alone on its line: the post's author
 _SUBSTACK_AUTHOR = re.compile(
     r"^\[(?P<name>[^\]\n]{2,60})\]\((?P<url>https://substack\.com/(?:@[\w.-]+|profile/\d+-[\w.-]+))\)$")
+# A site's author-page link alone on a line (`[OS](https://example.com/authors/os)`)
+_AUTHOR_LINK = re.compile(
+    r"^\[(?P<name>[^\[\]\n]{2,40})\]\((?P<url>https?://[^)\s]+/(?:authors?|people|profile|members?|users?|u)/"
+    r"[^)\s/]+/?|https?://[^)\s]+/@[^)\s/]+/?)\)$")
+# `于 2023-06-04 17:28 发布`, `发布于 2023-06-04`, `Published on March 3, 2024`, `Posted: 2024-03-03`
+_PUBLISHED_LINE = re.compile(
+    r"^(?:于\s*(?P<zh>[^于]{6,30}?)\s*发布|(?:发布于|发表于|发布时间|发表时间)\s*[:：]?\s*(?P<zh2>.{6,30})"
+    r"|(?:Published|Posted|Publish date|Date published)(?:\s+on)?\s*[:：]?\s*(?P<en>.{6,30}))$", re.I)
 _DATE_ONLY = re.compile(r"^[A-Z][a-z]{2,8}\.? \d{1,2}, \d{4}$")
 # Readwise's export: `## Metadata` then `- Author: [[…]]`, `- Full Title: …`, `- URL: …`
 _READWISE_HEADING = re.compile(r"^#{1,6}\s+Metadata\s*#*$")
@@ -59,7 +68,8 @@ _SENTENCE = re.compile(r"[。！？!?；;]|\s{2,}\S+\s+\S+\s+\S+")
 # words without one of which no pattern matches (a text-only pre-check)
 _WORDS = re.compile(r"#Omnivore|#Readwise|#SimpRead|#Cubox|#MarkDownload|\[\[Omnivore\]\]|收录于|_\d{4}-\d{2}-\d{2}|"
                     r"mp\.weixin\.qq\.com/s/?\)|javascript:void|\*\d{4}年|以下文章来源于|The following article is from|"
-                    r"作者|来源|原文|Source|Original|Originally|By |substack\.com/|Metadata")
+                    r"作者|来源|原文|Source|Original|Originally|By |substack\.com/|Metadata|/authors?/|/people/|/profile/|"
+                    r"/members?/|/users?/|/u/|/@|发布|发表|Published|Posted|Publish date|Date published")
 HEADER_LINES = 12  # `作者：`, `By …` and name-only bylines count only among the body's first lines
 
 
@@ -91,8 +101,11 @@ class LiftMetadata(Rule):
       `原创 <author> [ <account> ](javascript:void\\(0\\);)`, `以下文章来源于 …`) give the
       author, the account (`publisher`), the publish date with its time in Beijing time
       (`published`) and the place shown (`location`);
-    - `作者：…` / `来源：…` and `By <author> · Mar 3, 2024` lines at the top of the body, and
-      a Substack author link (`[Name](https://substack.com/@name)`) with the date line after it;
+    - `作者：…` / `来源：…`, `By <author> · Mar 3, 2024`, an author-page link alone on its line
+      (`[Name](https://site/authors/name)`) and `于 2023-06-04 17:28 发布` / `Published on …`
+      lines at the top of the body of a saved page (one with a source URL or a clipper's
+      line; in a personal note `作者：` names the book's author), and a Substack author link
+      (`[Name](https://substack.com/@name)`) with the date line after it;
     - source lines (`原文链接：URL`, `Source: [here](URL)`, `Originally published at …`) give
       the source URL, cleaned of tracking and session parameters; a placeholder address
       (`omnivore.app/no_url`, `localhost`, `about:blank`) is never lifted;
@@ -178,6 +191,17 @@ class LiftMetadata(Rule):
         items = self._items(doc)
         if not items:
             return
+        headings = None
+        for item in items:
+            title = item.facts.values.get("title")
+            if title is None:
+                continue
+            if headings is None:
+                headings = {norm(doc.inline_content(b)) for b in doc.blocks if b.kind == "heading"}
+            if norm(str(title)) in headings:
+                # the note's own heading already states the title: it stays the note's title
+                # (written as `title`, the heading would then repeat the front matter)
+                del item.facts.values["title"]
         keys = self._keys()
         values = dict(fm.values) if fm is not None else {}
         if not _clipped(values, items):
@@ -363,6 +387,14 @@ class LiftMetadata(Rule):
         m = _ORIGINALLY.match(raw)
         if m:
             return self._source_facts(m.group("value"), publisher_ok=True), "`Originally published` line"
+        m = _AUTHOR_LINK.match(raw)
+        if m and in_header and "substack.com/" not in raw:
+            return Facts({"author": m.group("name").strip(), "author_url": clean_url(m.group("url"))}), "Author link"
+        m = _PUBLISHED_LINE.match(raw)
+        if m and in_header:
+            d = _date(m.group("zh") or m.group("zh2") or m.group("en"))
+            if d is not None:
+                return Facts({"published": d}), "Publish date line"
         m = _BY.match(raw)
         if m and in_header:
             who = m.group("who")
@@ -473,7 +505,7 @@ class LiftMetadata(Rule):
                      [heading.line0] + list(range(lst.line0, lst.line1)))
 
 
-_WEAK = ("Byline", "`作者` line", "`来源` line", "`文章来源` line")
+_WEAK = ("Byline", "`作者` line", "`来源` line", "`文章来源` line", "Author link", "Publish date line")
 
 
 def _clipped(values: dict, items: list[_Item]) -> bool:
