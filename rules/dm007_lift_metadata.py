@@ -80,6 +80,7 @@ class _Item:
     what: str
     facts: Facts
     lines: list[int] = field(default_factory=list)
+    title_line: int | None = None  # the line of a list that states the title
     weak: bool = False  # a generic label (`作者：`, `By …`): only in a clipped note, never a conflict report
 
 
@@ -199,9 +200,14 @@ class LiftMetadata(Rule):
             if headings is None:
                 headings = {norm(doc.inline_content(b)) for b in doc.blocks if b.kind == "heading"}
             if norm(str(title)) in headings:
-                # the note's own heading already states the title: it stays the note's title
-                # (written as `title`, the heading would then repeat the front matter)
+                # the note's own heading states the title: written as `title`, the heading
+                # would repeat the front matter (and go); so the title line stays, and with
+                # it the list's heading
                 del item.facts.values["title"]
+                item.lines = [ln for ln in item.lines if ln not in (item.title_line, item.first0)]
+        items = [it for it in items if it.lines]
+        if not items:
+            return
         keys = self._keys()
         values = dict(fm.values) if fm is not None else {}
         if not _clipped(values, items):
@@ -468,6 +474,7 @@ class LiftMetadata(Rule):
         if lst is None or lst.kind != "bullet_list":
             return None
         facts = Facts()
+        title_line = None
         for ln in range(lst.line0, lst.line1):
             raw = lines.line_text(ln).strip()
             if not raw:
@@ -482,6 +489,7 @@ class LiftMetadata(Rule):
                 facts.values["author"] = value if _WIKILINK.match(value) else value.strip()
             elif label in ("Full Title", "Title"):
                 facts.values["title"] = value
+                title_line = ln
             elif label in ("Category", "Document Tags", "Tags"):
                 tags = re.findall(r"#([^\s#\[\],]+)|\[\[([^\]|]+)\]\]", value)
                 found = [a or b for a, b in tags]
@@ -502,7 +510,8 @@ class LiftMetadata(Rule):
         if not facts:
             return None
         return _Item(heading.line0, lst.line1, "Readwise metadata list", facts,
-                     [heading.line0] + list(range(lst.line0, lst.line1)))
+                     [heading.line0] + [k for k in range(lst.line0, lst.line1) if lines.line_text(k).strip()],
+                     title_line=title_line)
 
 
 _WEAK = ("Byline", "`作者` line", "`来源` line", "`文章来源` line", "Author link", "Publish date line")

@@ -46,7 +46,7 @@ NOTES = {
     "english_byline": "---\ntitle: T\nurl: https://example.com/t\n---\n\nBy Ana Ruiz · March 3, 2024\n\nText.\n",
     "substack_toml": "+++\ntitle = \"Battle\"\ndate = \"2024-11-09\"\n+++\n\n# Battle\n\n"
                      "[Ratna Sadas](https://substack.com/@sadas)\n\n<div class=\"x\">\n\nMar 14, 2023\n\n56\n\nText.\n",
-    "readwise_metadata": "---\ntags: [articles]\n---\n# The Norm\n\n## Metadata\n- Author: [[Jo Ann]]\n"
+    "readwise_metadata": "---\ntags: [articles]\n---\n# Norm notes\n\n## Metadata\n- Author: [[Jo Ann]]\n"
                          "- Full Title: The Norm\n- Category: #articles\n- Summary: About norms.\n"
                          "- URL: https://example.com/norm/?fbclid=Iw\n\n## Highlights\n- One.\n",
 }
@@ -96,8 +96,6 @@ def test_every_fact_of_a_removed_line_is_in_the_front_matter(name):
             continue
         lifted += 1
         for fact, value in item.facts.values.items():
-            if fact == "title" and f"# {value}" in kept_lines:
-                continue  # the note's own heading holds it
             assert _fact_held(fact, value, after), f"{name}: {fact} {value!r} lost; front matter {after}"
         for tag in item.facts.tags:
             assert tag in [str(t) for t in (after.get("tags") or [])], f"{name}: tag {tag} lost"
@@ -202,3 +200,11 @@ def test_fix_twice_equals_once_from_the_command_line(tmp_path):
         assert text != NOTES[name[:-3]], name
         if text.startswith("---"):
             yaml.safe_load(text.split("---", 2)[1])
+
+
+def test_readwise_title_the_heading_states_keeps_its_line():
+    src = ("# The Norm\n\n## Metadata\n- Author: [[Jo Ann]]\n- Full Title: The Norm\n- URL: https://example.com/n\n\n"
+           "## Highlights\n- One.\n")
+    out = fix_document(Document(src), RULES, Applicability.SAFE).text
+    assert "- Full Title: The Norm" in out and "# The Norm\n" in out
+    assert _fm_values(out) == {"source": "https://example.com/n", "author": "[[Jo Ann]]"}
