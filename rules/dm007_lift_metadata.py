@@ -57,6 +57,7 @@ _AUTHOR_LINK = re.compile(
 _PUBLISHED_LINE = re.compile(
     r"^(?:于\s*(?P<zh>[^于]{6,30}?)\s*发布|(?:发布于|发表于|发布时间|发表时间)\s*[:：]?\s*(?P<zh2>.{6,30})"
     r"|(?:Published|Posted|Publish date|Date published)(?:\s+on)?\s*[:：]?\s*(?P<en>.{6,30}))$", re.I)
+_COMMENTS = re.compile(r"^(?:#+\s*)?(?:Discussion about this post|Comments|\d+ Comments?)\s*$", re.I)
 _DATE_ONLY = re.compile(r"^[A-Z][a-z]{2,8}\.? \d{1,2}, \d{4}$")
 # Readwise's export: `## Metadata` then `- Author: [[…]]`, `- Full Title: …`, `- URL: …`
 _READWISE_HEADING = re.compile(r"^#{1,6}\s+Metadata\s*#*$")
@@ -319,6 +320,8 @@ class LiftMetadata(Rule):
             what = ""
             if kind == "paragraph":
                 facts, what = self._line_facts(doc, line0, raw, in_header, topic_until == line0)
+                if line0 > first_body + (count - first_body) // 2 or _COMMENTS.match(raw):
+                    substack_done = True  # the comments: their profile links are commenters'
                 if facts is None and not substack_done and (m := _SUBSTACK_AUTHOR.match(raw)):
                     substack_done = True
                     facts = Facts({"author": m.group("name").strip(), "author_url": m.group("url")})
@@ -402,7 +405,7 @@ class LiftMetadata(Rule):
             if d is not None:
                 return Facts({"published": d}), "Publish date line"
         m = _BY.match(raw)
-        if m and in_header:
+        if m and in_header and (m.group("date") or len(m.group("who").split()) >= 2):
             who = m.group("who")
             f = Facts()
             lm = _LINK.match(who)
@@ -422,6 +425,9 @@ class LiftMetadata(Rule):
 
     def _label_facts(self, label: str, value: str, in_header: bool):
         low = label.lower()
+        if low in ("source", "original", "来源", "文章来源") and not _generic_link(value):
+            # `Source: [Pew Research](…)` under a chart credits a figure, not the note
+            return None, ""
         if low in ("原文链接", "原文地址", "原文", "source", "original", "original url", "original link", "来源",
                    "文章来源"):
             facts = self._source_facts(value, publisher_ok=low in ("来源", "文章来源") and in_header)
@@ -525,6 +531,19 @@ def _clipped(values: dict, items: list[_Item]) -> bool:
     lower = {str(k).lower(): v for k, v in values.items()}
     return any(isinstance(lower.get(k), str) and lower[k].strip().startswith(("http://", "https://"))
                for k in FACT_KEYS["source"])
+
+
+_GENERIC_TEXT = re.compile(r"^(?:here|link|this link|original|the original|source|原文|原文链接|阅读原文|点击这里|"
+                           r"https?://\S+)$", re.I)
+
+
+def _generic_link(value: str) -> bool:
+    """Is ``value`` a bare URL, or a link whose text says nothing but "here" / "原文"?"""
+    v = value.strip().strip("*_").strip()
+    m = _LINK.match(v)
+    if m:
+        return bool(_GENERIC_TEXT.match(m.group("text").strip()))
+    return _BARE_URL.match(v) is not None or "http" not in v
 
 
 def _name_like(value: str) -> bool:
