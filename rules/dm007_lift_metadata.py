@@ -70,7 +70,7 @@ _SENTENCE = re.compile(r"[。！？!?；;]|\s{2,}\S+\s+\S+\s+\S+")
 _WORDS = re.compile(r"#Omnivore|#Readwise|#SimpRead|#Cubox|#MarkDownload|\[\[Omnivore\]\]|收录于|_\d{4}-\d{2}-\d{2}|"
                     r"mp\.weixin\.qq\.com/s/?\)|javascript:void|\*\d{4}年|以下文章来源于|The following article is from|"
                     r"作者|来源|原文|Source|Original|Originally|By |substack\.com/|Metadata|/authors?/|/people/|/profile/|"
-                    r"/members?/|/users?/|/u/|/@|发布|发表|Published|Posted|Publish date|Date published")
+                    r"/members?/|/users?/|/u/|/@|发布|发表|Published|Posted|Publish date|Date published", re.I)
 HEADER_LINES = 12  # `作者：`, `By …` and name-only bylines count only among the body's first lines
 
 
@@ -184,9 +184,8 @@ class LiftMetadata(Rule):
         return keys
 
     def check(self, doc):
-        body = doc.body_lf
-        if not _WORDS.search(body):
-            return
+        if not _may_match(doc.body_lf):
+            return  # no line can match: spare the Markdown parse
         fm = doc.front_matter
         if fm is not None and (not fm.closed or fm.error is not None or fm.kind == "json"):
             return
@@ -518,6 +517,25 @@ class LiftMetadata(Rule):
         return _Item(heading.line0, lst.line1, "Readwise metadata list", facts,
                      [heading.line0] + [k for k in range(lst.line0, lst.line1) if lines.line_text(k).strip()],
                      title_line=title_line)
+
+
+def _may_match(body: str) -> bool:
+    """Can a line of ``body`` match one of the line patterns?  From the text alone: the lines
+    holding a word some pattern needs are tried against the patterns (context aside)."""
+    pats = (_CLIPPER_TAG, _TOPIC_LABEL, _WECHAT_UNDERSCORE, _WECHAT_LINKED, _WECHAT_STARRED, _WECHAT_REPOST,
+            _LABEL, _ORIGINALLY, _AUTHOR_LINK, _PUBLISHED_LINE, _BY, _SUBSTACK_AUTHOR, _READWISE_HEADING)
+    pos = 0
+    while True:
+        m = _WORDS.search(body, pos)
+        if m is None:
+            return False
+        a = body.rfind("\n", 0, m.start()) + 1
+        b = body.find("\n", m.end())
+        b = len(body) if b == -1 else b
+        line = body[a:b].strip()
+        if len(line) <= 400 and any(p.match(line) for p in pats):
+            return True
+        pos = b + 1
 
 
 _WEAK = ("Byline", "`作者` line", "`来源` line", "`文章来源` line", "Author link", "Publish date line")
