@@ -34,6 +34,7 @@ FACT_KEYS: dict[str, tuple[str, ...]] = {
     "author": ("author", "authors", "creator", "by"),
     "author_url": ("author_url", "author_link"),
     "publisher": ("publisher", "site", "site_name", "siteName", "account", "publication"),
+    "original_publisher": ("original_publisher", "origin_account"),
     "published": ("published", "date_published", "publish_date", "publishDate", "pubDate", "pubdate",
                   "date_posted"),
     "location": ("location", "place"),

@@ -101,8 +101,9 @@ class LiftMetadata(Rule):
     - WeChat bylines (`原创 <author> <account> _2024-04-09 22:10_ _发表于浙江_`,
       `Original <author> [<account>](https://mp.weixin.qq.com/s/) *2026年1月10日 13:42*`,
       `原创 <author> [ <account> ](javascript:void\\(0\\);)`, `以下文章来源于 …`) give the
-      author, the account (`publisher`), the publish date with its time in Beijing time
-      (`published`) and the place shown (`location`);
+      author, the account (`publisher`; for a repost, the first account as
+      `original_publisher`), the publish date with its time in Beijing time (`published`)
+      and the place shown (`location`);
     - `作者：…` / `来源：…`, `By <author> · Mar 3, 2024`, an author-page link alone on its line
       (`[Name](https://site/authors/name)`) and `于 2023-06-04 17:28 发布` / `Published on …`
       lines at the top of the body of a saved page (one with a source URL or a clipper's
@@ -162,8 +163,8 @@ class LiftMetadata(Rule):
 
     ## Options
     - `keys`: the front-matter key for each fact, e.g. `{"published": "date_published",
-      "source": "url"}` (facts: author, author_url, publisher, published, source, title,
-      description, location, tags)
+      "source": "url"}` (facts: author, author_url, publisher, original_publisher,
+      published, source, title, description, location, tags)
     """
 
     code = "DM007"
@@ -384,7 +385,8 @@ class LiftMetadata(Rule):
                 return Facts({"author": m.group("author"), "published": d}), "WeChat byline"
         m = _WECHAT_REPOST.match(raw)
         if m:
-            f = Facts({"publisher": (m.group("zh") or m.group("en")).strip()})
+            # the account the article first appeared on; the byline names the reposting one
+            f = Facts({"original_publisher": (m.group("zh") or m.group("en")).strip()})
             who = m.group("zh_author") or m.group("en_author")
             if who:
                 f.values["author"] = who
