@@ -71,6 +71,7 @@ _WORDS = re.compile(r"#Omnivore|#Readwise|#SimpRead|#Cubox|#MarkDownload|\[\[Omn
                     r"mp\.weixin\.qq\.com/s/?\)|javascript:void|\*\d{4}年|以下文章来源于|The following article is from|"
                     r"作者|来源|原文|Source|Original|Originally|By |substack\.com/|Metadata|/authors?/|/people/|/profile/|"
                     r"/members?/|/users?/|/u/|/@|发布|发表|Published|Posted|Publish date|Date published", re.I)
+_DATE_UNDERSCORE_KEYS = ("date_saved", "date_created", "date_modified", "date_read")
 HEADER_LINES = 12  # `作者：`, `By …` and name-only bylines count only among the body's first lines
 
 
@@ -117,8 +118,9 @@ class LiftMetadata(Rule):
       goes with its last item.
 
     Keys follow the note: a fact goes under the key the front matter already uses for it
-    (`date_published`, `url`, …), else under Obsidian Web Clipper's name (`author`,
-    `published`, `source`, `description`, `tags`), which the `keys` option can change.
+    (`date_published`, `url`, …) — a note that names its dates Omnivore's way (`date_saved`)
+    gets `date_published` — else under Obsidian Web Clipper's name (`author`, `published`,
+    `source`, `description`, `tags`), which the `keys` option can change.
 
     ## Why is this bad?
     Deleting these lines as clutter loses the only record of the author, the publish date or
@@ -211,6 +213,8 @@ class LiftMetadata(Rule):
             return
         keys = self._keys()
         values = dict(fm.values) if fm is not None else {}
+        if "published" not in (self.options.keys or {}) and any(k in values for k in _DATE_UNDERSCORE_KEYS):
+            keys["published"] = "date_published"  # the note names dates Omnivore's way (`date_saved`)
         if not _clipped(values, items):
             items = [it for it in items if not it.weak]
         overlay = dict(values)
