@@ -446,6 +446,8 @@ class LiftMetadata(Rule):
     @staticmethod
     def _source_facts(value: str, publisher_ok: bool):
         v = value.strip().strip("*_").strip()
+        if v.endswith(").") or v.endswith(">."):
+            v = v[:-1]  # `Source: [here](URL).`
         m = _LINK.match(v) or _BARE_URL.match(v)
         if m:
             url = m.group("url")
@@ -564,6 +566,8 @@ _GENERIC_TEXT = re.compile(r"^(?:here|link|this link|original|the original|sourc
 def _generic_link(value: str) -> bool:
     """Is ``value`` a bare URL, or a link whose text says nothing but "here" / "原文"?"""
     v = value.strip().strip("*_").strip()
+    if v.endswith(")."):
+        v = v[:-1]
     m = _LINK.match(v)
     if m:
         return bool(_GENERIC_TEXT.match(m.group("text").strip()))
