@@ -48,10 +48,17 @@ def schema_diagnostics(rule, doc, mapping: dict[str, str], safe: bool = True):
         return
     values = fm.values
     present = {e.key for e in fm.top()}
+    # keys whose value repeats a key inside it: renaming them would move a duplicate (FM001's)
+    seen: set = set()
+    dup_under: set[str] = set()
+    for e in fm.entries:
+        if e.path and (e.path, e.key) in seen:
+            dup_under.add(str(e.path[0]))
+        seen.add((e.path, e.key))
     taken = set(present)
     for entry in fm.top():
         new = mapping.get(entry.key)
-        if new is None or new == entry.key:
+        if new is None or new == entry.key or entry.key in dup_under:
             continue
         if new in taken:
             if new in values and entry.key in values and _same(values[new], values[entry.key]):
