@@ -208,3 +208,46 @@ def test_readwise_title_the_heading_states_keeps_its_line():
     out = fix_document(Document(src), RULES, Applicability.SAFE).text
     assert "- Full Title: The Norm" in out and "# The Norm\n" in out
     assert _fm_values(out) == {"source": "https://example.com/n", "author": "[[Jo Ann]]"}
+
+
+# -- combinations: every front-matter shape with every kind of line ------------------------
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+FRONT = ["", "---\n---\n", "---\ntitle: T\n---\n", "---\ntags: [a, 'b']\nurl: https://example.com/x\n---\n",
+         "---\ntags:\n  - \"a\"\nauthor:\n  - \"[[X]]\"\npublished:\n---\n", "---\ntags: solo\n---\n",
+         "---\r\ntitle: T\r\ntags:\r\n  - a\r\n---\r\n", "+++\ntitle = \"T\"\ntags = [\"a\"]\n+++\n",
+         "---\n# only a comment\n---\n", "---\ndate_saved: 2024-01-01\nsource: 公众号\n---\n"]
+LINES = ["#Omnivore", "[[Omnivore]]", "原创 甲 乙号 _2023-12-02 17:55_ _发表于湖北_", "乙号 _2023-12-02 17:55_",
+         "Original 甲 [乙号](https://mp.weixin.qq.com/s/) *2026年1月10日 13:42*",
+         "原创 甲  [ 乙号 ](javascript:void\\(0\\);)", "以下文章来源于丙号 ，作者丁", "原文链接：https://example.com/a?utm_source=x",
+         "Source: [here](https://example.com/b)", "By Ana Ruiz · Mar 3, 2024", "作者：林岚",
+         "[Ann Lee](https://substack.com/@ann)", "Mar 3, 2024", "Rivers carve valleys.", "```\n#Omnivore\n```",
+         "<!-- #Omnivore -->", "收录于话题", "#话题", "3个", "## Metadata\n- Author: [[Y]]\n- URL: https://example.com/r"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(front=st.sampled_from(FRONT), body=st.lists(st.sampled_from(LINES), min_size=1, max_size=6),
+       sep=st.sampled_from(["\n\n", "\n"]))
+def test_lifting_is_lossless_and_idempotent_in_any_combination(front, body, sep):
+    nl = "\r\n" if "\r\n" in front else "\n"
+    text = front + (nl if front else "") + sep.join(body).replace("\n", nl) + nl
+    doc = Document(text)
+    items = LiftMetadata()._items(doc) if doc.front_matter is None or doc.front_matter.error is None else []
+    out = fix_document(Document(text), RULES, Applicability.SAFE)
+    assert not out.problems, [p.message for p in out.problems]
+    again = fix_document(Document(out.text), RULES, Applicability.SAFE)
+    assert again.text == out.text
+    new = Document(out.text)
+    if new.front_matter is not None:
+        assert new.front_matter.error is None, new.front_matter.error
+    after = dict(new.front_matter.values) if new.front_matter is not None else {}
+    remaining = out.text.replace("\r\n", "\n")
+    for item in items:
+        if any(doc.lines.line_text(k) in remaining.split("\n") for k in item.lines):
+            continue  # (a line of) the item stayed: nothing to prove
+        for fact, value in item.facts.values.items():
+            assert _fact_held(fact, value, after) or fact == "title", (fact, value, out.text)
+        for tag in item.facts.tags:
+            assert tag in [str(t) for t in (after.get("tags") or [])], (tag, out.text)
