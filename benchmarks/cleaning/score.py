@@ -164,8 +164,21 @@ def fix_lines(diagnostics: list[dict]) -> dict[int, set[str]]:
 def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, encoding="utf-8")
     if proc.returncode not in (0, 1):
-        sys.exit(f"{shlex.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-2000:]}")
+        # exit 2 with JSON output: a rule failed on some note (TM002), the others were still fixed
+        engine = [d for d in json.loads(proc.stdout or "[]") if d["code"] in ("TM002", "TM003")] if proc.stdout else []
+        if not engine:
+            sys.exit(f"{shlex.join(cmd)} in {cwd} exited {proc.returncode}:\n{proc.stderr[-2000:]}")
+        for d in engine:
+            print(f"warning: {cwd.name}/{d['path']}: {d['code']} {d['message'][:200]}", file=sys.stderr)
     return proc
+
+
+def make_writable(folder: Path) -> None:
+    """The copy is fixed in place: give its files the owner's write bit (the corpus may be read-only)."""
+    for p in [folder, *folder.rglob("*")]:
+        mode = p.stat().st_mode
+        if not mode & 0o200:
+            p.chmod(mode | 0o200)
 
 
 @dataclass
@@ -219,6 +232,7 @@ def score(shared: Path, labels: dict[str, dict], sample: dict, part: str, tidyma
         with tempfile.TemporaryDirectory(prefix="tidymark-score-") as tmp:
             copy = Path(tmp) / src.name
             shutil.copytree(src, copy)
+            make_writable(copy)
             where = {}
             for p in copy.rglob("*.md"):
                 where.setdefault(hashlib.sha256(p.read_bytes()).hexdigest(), p)
