@@ -95,29 +95,34 @@ def removed_lines(old: list[str], new: list[str]) -> set[int]:
         if tag == "delete":
             gone.update(oi[i] + 1 for i in range(i1, i2))
         elif tag == "replace":
-            j = j1
-            for i in range(i1, i2):
-                match = None
-                for k in range(j, j2):
-                    if _similar(o[i], n[k]):
-                        match = k
-                        break
-                if match is None:
-                    gone.add(oi[i] + 1)
-                else:
-                    j = match + 1
+            # pair old and new lines by best similarity first (a title that shares words with the
+            # line that follows it must not take that line's place)
+            pairs = sorted(((_similarity(o[i], n[k]), i, k) for i in range(i1, i2) for k in range(j1, j2)),
+                           reverse=True)
+            used_old: set[int] = set()
+            used_new: set[int] = set()
+            for score, i, k in pairs:
+                if score < 0.5:
+                    break
+                if i not in used_old and k not in used_new:
+                    used_old.add(i)
+                    used_new.add(k)
+            gone.update(oi[i] + 1 for i in range(i1, i2) if i not in used_old)
     return gone
 
 
-def _similar(a: str, b: str) -> bool:
-    """Is ``b`` an edit of ``a`` (entities unescaped, a URL rewritten) rather than another line?"""
-    if difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= 0.5:
-        return True
+def _similarity(a: str, b: str) -> float:
+    """How much ``b`` looks like an edit of ``a`` (entities unescaped, a URL rewritten), 0 to 1."""
+    best = difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
     ua = html.unescape(a)
-    if ua != a and difflib.SequenceMatcher(None, ua, b, autojunk=False).ratio() >= 0.5:
-        return True
+    if ua != a:
+        best = max(best, difflib.SequenceMatcher(None, ua, b, autojunk=False).ratio())
     sa, sb = _URL.sub("U", ua), _URL.sub("U", b)
-    return (sa != ua or sb != b) and difflib.SequenceMatcher(None, sa, sb, autojunk=False).ratio() >= 0.8
+    if sa != ua or sb != b:
+        r = difflib.SequenceMatcher(None, sa, sb, autojunk=False).ratio()
+        if r >= 0.8:
+            best = max(best, r)
+    return best
 
 
 _URL = re.compile(r"https?://[^\s)\]>\"']+")
