@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tidymark.config import Settings
+from tidymark.run.config import Settings
 from tidymark.diagnostics import Applicability, Diagnostic
 from tidymark.document import Document
-from tidymark.engine import FixOutcome, check_document, fix_document
+from tidymark.core.engine import FixOutcome, check_document, fix_document
 from tidymark.rule import Rule
-from tidymark.runner import RuleBook
+from tidymark.run.rulebook import RuleBook
 from tidymark.source import decode
 
 

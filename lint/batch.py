@@ -39,12 +39,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from tidymark.config import ConfigResolver, Settings
+from tidymark.run.config import ConfigResolver, Settings
 from tidymark.diagnostics import Applicability, Diagnostic, Severity
 from tidymark.document import Document
-from tidymark.engine import IO_ERROR, Guard, check_document, engine_diagnostic, fix_document
-from tidymark.project import ProjectRule, collect_facts
-from tidymark.runner import RuleBook
+from tidymark.core.engine import IO_ERROR, Guard, check_document, engine_diagnostic, fix_document
+from tidymark.core.project import ProjectRule, collect_facts
+from tidymark.run.rulebook import RuleBook
 from tidymark.source import BOM, DecodeError, LineIndex, decode, encode
 
 RecordId = Any
@@ -186,7 +186,7 @@ def byte_offsets(text: str, offsets: Iterable[int], bom: bool = False) -> dict[i
 
 def _with_severity(d: Diagnostic, overrides: dict) -> Diagnostic:
     """The ``severity`` setting applied to one diagnostic (most specific selector wins)."""
-    from tidymark.registry import _PREFIX
+    from tidymark.plugins.registry import _PREFIX
 
     best = None
     for sel, level in overrides.items():
@@ -291,7 +291,7 @@ class BatchLinter:
         it shows); records come sorted by key, then line.  They carry lines but no byte
         offsets (``start``/``end`` are None): they are about the document as a whole.
         """
-        from tidymark.project import ProjectRule, run_project
+        from tidymark.core.project import ProjectRule, run_project
 
         settings = self._fixed_settings or self.resolver.for_dir(Path.cwd())
         rules = [r for r in self.book.rules_for(settings) if isinstance(r, ProjectRule)]
@@ -448,7 +448,7 @@ def apply_fixes(data: "str | bytes", records: Iterable[dict], *, unsafe: bool = 
     lint with ``BatchLinter(fix=True)`` instead.
     """
     from tidymark.diagnostics import Edit, Fix
-    from tidymark.engine import select_fixes
+    from tidymark.core.engine import select_fixes
     from tidymark.source import Span
 
     as_text = isinstance(data, str)

@@ -110,7 +110,7 @@ class Rule:
         for key, value in raw.items():
             f = fields.get(key) or fields.get(key.replace("_", "-"))
             if f is None:
-                from tidymark.config import did_you_mean
+                from tidymark.run.config import did_you_mean
 
                 raise OptionsError(
                     f"{where}unknown option {key!r} for rule {cls.code} ({cls.name})"

@@ -39,7 +39,7 @@ from typing import Any
 
 from tidymark.diagnostics import Applicability
 from tidymark.document import Document
-from tidymark.engine import check_document, fix_document
+from tidymark.core.engine import check_document, fix_document
 from tidymark.rule import FixAvailability, Rule
 from tidymark.source import Span
 
@@ -209,7 +209,7 @@ def assert_rule_contract(rule_cls: type[Rule]) -> None:
                 f"{rule_cls.code}: option `{f.name.replace('_', '-')}` is not documented"
     bad, good = docstring_examples(rule_cls)
     assert bad is not None, f"{rule_cls.code}: `## Example` needs a fenced example"
-    from tidymark.project import ProjectRule
+    from tidymark.core.project import ProjectRule
 
     if issubclass(rule_cls, ProjectRule):
         return  # cross-document rules report over a folder, not on one example
