@@ -19,6 +19,10 @@ def _rules(settings: Settings | None, rules: list[Rule] | None) -> list[Rule]:
     return RuleBook().rules_for(settings or Settings())
 
 
+def _known(settings: Settings | None) -> tuple[tuple[str, str], ...]:
+    return RuleBook().known_for(settings or Settings())
+
+
 def document_from_bytes(data: bytes, path: str | Path | None = None) -> Document:
     """Decode bytes exactly as the CLI does (BOM remembered, strict UTF-8, newlines kept)."""
     dec = decode(data)
@@ -27,7 +31,7 @@ def document_from_bytes(data: bytes, path: str | Path | None = None) -> Document
 
 def check_text(text: str, settings: Settings | None = None, *, rules: list[Rule] | None = None,
                path: str | Path | None = None) -> list[Diagnostic]:
-    return check_document(Document(text, path), _rules(settings, rules))
+    return check_document(Document(text, path), _rules(settings, rules), known=_known(settings))
 
 
 def fix_text(text: str, settings: Settings | None = None, *, rules: list[Rule] | None = None,
@@ -35,4 +39,4 @@ def fix_text(text: str, settings: Settings | None = None, *, rules: list[Rule] |
     s = settings or Settings()
     use_unsafe = s.unsafe_fixes if unsafe is None else unsafe
     threshold = Applicability.UNSAFE if use_unsafe else Applicability.SAFE
-    return fix_document(Document(text, path), _rules(settings, rules), threshold)
+    return fix_document(Document(text, path), _rules(settings, rules), threshold, known=_known(settings))

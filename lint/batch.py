@@ -44,7 +44,7 @@ from tidymark.diagnostics import Applicability, Diagnostic, Severity
 from tidymark.document import Document
 from tidymark.core.engine import IO_ERROR, Guard, check_document, engine_diagnostic, fix_document
 from tidymark.core.project import ProjectRule, collect_facts
-from tidymark.run.rulebook import RuleBook
+from tidymark.run.rulebook import RuleBook, apply_settings, unfixable_codes
 from tidymark.source import BOM, DecodeError, LineIndex, decode, encode
 
 RecordId = Any
@@ -182,19 +182,6 @@ def byte_offsets(text: str, offsets: Iterable[int], bom: bool = False) -> dict[i
 
 
 # --------------------------------------------------------------------------- the linter
-
-
-def _with_severity(d: Diagnostic, overrides: dict) -> Diagnostic:
-    """The ``severity`` setting applied to one diagnostic (most specific selector wins)."""
-    from tidymark.plugins.registry import _PREFIX
-
-    best = None
-    for sel, level in overrides.items():
-        if sel == d.name or (_PREFIX.fullmatch(sel) and d.code.startswith(sel.upper())):
-            spec = 100 if sel == d.name else len(sel)
-            if best is None or spec > best[0]:
-                best = (spec, level)
-    return replace(d, severity=Severity.parse(best[1])) if best else d
 
 
 def _at_start(d: Diagnostic) -> Diagnostic:
@@ -335,13 +322,13 @@ class BatchLinter:
         applied: list[str] = []
         removed = 0
         if not self.fix:
-            diags = check_document(doc, rules)
+            diags = check_document(doc, rules, known=self.book.known_for(settings))
             final = doc.text
         else:
             threshold = Applicability.UNSAFE if settings.unsafe_fixes else Applicability.SAFE
-            unfixable = frozenset(r.code for r in rules if any(
-                s == r.name or r.code.startswith(s.upper()) for s in settings.unfixable))
-            res = fix_document(doc, rules, threshold, unfixable, guard=Guard(max_removal=settings.max_removal))
+            unfixable = unfixable_codes(rules, settings)
+            res = fix_document(doc, rules, threshold, unfixable, guard=Guard(max_removal=settings.max_removal),
+                               known=self.book.known_for(settings))
             diags = res.problems + res.diagnostics
             final = res.text
             if res.text != doc.text:
@@ -349,8 +336,7 @@ class BatchLinter:
                 removed = len(raw) - len(new)
                 applied = [d.code for d in res.applied]
                 fixed = new if not as_text else (("\ufeff" if doc.bom else "") + res.text)
-        if settings.severity:
-            diags = [_with_severity(d, settings.severity) for d in diags]
+        diags = apply_settings(diags, settings)
         records = _records(rid, diags, final, doc.bom)
         return records, fixed, {"id": rid, "diagnostics": len(records), "changed": fixed is not None,
                                 "fixes_applied": applied, "bytes_removed": removed, "error": None,
@@ -361,9 +347,7 @@ class BatchLinter:
         return self._unreadable(rid, self.settings_for(rid), message, raw)
 
     def _unreadable(self, rid, settings: Settings, message: str, raw: bytes):
-        d = _at_start(engine_diagnostic(IO_ERROR, message))
-        if settings.severity:
-            d = _with_severity(d, settings.severity)
+        [d] = apply_settings([_at_start(engine_diagnostic(IO_ERROR, message))], settings)
         recs = _records(rid, [d], "", False)
         return recs, None, {"id": rid, "diagnostics": 1, "changed": False, "fixes_applied": [],
                             "bytes_removed": 0, "error": message, "sha256": hashlib.sha256(raw).hexdigest(),

@@ -288,7 +288,10 @@ def _dask_scheduler(job: Job) -> dict:
 
 def run(args, engine: str) -> int:
     """``tidymark check|fix --engine ray|dask``; returns the exit code."""
-    from tidymark.commands.main import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, _closing, _err, _statistics, cli_overrides
+    from tidymark.commands.common import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, cli_overrides
+    from tidymark.commands.common import err as _err
+    from tidymark.outputs import summary as _summary
+    from tidymark.outputs.summary import closing as _closing, statistics as _statistics
     from tidymark.run.config import ConfigError, ConfigResolver
     from tidymark.diagnostics import Applicability, Severity
     from tidymark.outputs.text import TextReporter
@@ -326,10 +329,7 @@ def run(args, engine: str) -> int:
         return EXIT_ERROR
     fail_on = Severity.parse(args.fail_on or top.fail_on)
     threshold = Applicability.UNSAFE if top.unsafe_fixes else Applicability.SAFE
-    summary = {"mode": mode, "files": 0, "changed_files": 0, "fixed": 0, "remaining": 0, "fixable": 0,
-               "unsafe_fixable": 0, "internal_errors": 0, "failing": 0, "bytes_removed": 0,
-               "baselined": 0, "fixed_per_rule": Counter(), "remaining_per_rule": Counter(),
-               "fixable_per_rule": Counter()}
+    summary = _summary.new(mode)
     engine_rows = run_ray(job) if engine == "ray" else run_dask(job)
     collect = job.output_dir is None
     docs: list[dict] = []
@@ -442,29 +442,14 @@ def _write_back(row: dict) -> dict:
 
 
 def _tally(summary: dict, row: dict, threshold, fail_on) -> None:
-    from tidymark.diagnostics import Applicability, Severity
-    from tidymark.core.engine import INTERNAL_ERROR
+    from tidymark.diagnostics import Severity
+    from tidymark.outputs import summary as _summary
 
-    summary["files"] += 1
-    if row["changed"]:
-        summary["changed_files"] += 1
-        summary["fixed"] += len(row["fixes_applied"])
-        summary["bytes_removed"] += row["bytes_removed"]
-        summary["fixed_per_rule"].update(row["fixes_applied"])
-    for d in row["diagnostics"]:
-        summary["remaining"] += 1
-        summary["remaining_per_rule"][(d["code"], d["name"])] += 1
-        if d["code"] == INTERNAL_ERROR[0]:
-            summary["internal_errors"] += 1
-        if Severity.parse(d["severity"]) >= fail_on:
-            summary["failing"] += 1
-        app = d.get("applicability")
-        if app is not None:
-            if _APP[app] >= threshold:
-                summary["fixable"] += 1
-                summary["fixable_per_rule"][d["code"]] += 1
-            elif _APP[app] >= Applicability.UNSAFE:
-                summary["unsafe_fixable"] += 1
+    _summary.count(summary, changed=row["changed"], applied=list(row["fixes_applied"]),
+                   bytes_removed=row["bytes_removed"], threshold=threshold, fail_on=fail_on,
+                   diagnostics=((d["code"], d["name"], Severity.parse(d["severity"]),
+                                 _APP[d["applicability"]] if d.get("applicability") is not None else None)
+                                for d in row["diagnostics"]))
 
 
 def _plain(summary: dict) -> dict:

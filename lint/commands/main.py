@@ -11,8 +11,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR = 0, 1, 2
-EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM (as a shell reports them)
+from tidymark.commands.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS,  # noqa: F401
+                                      EXIT_TERMINATED, cli_overrides)
+from tidymark.commands.common import err as _err
+from tidymark.outputs import summary as _summary
+from tidymark.outputs.summary import closing as _closing, plural as _n, statistics as _statistics  # noqa: F401
 OUTPUT_FORMATS = ("text", "concise", "json", "sarif", "github", "junit", "gitlab")
 PROGRESS_MIN_FILES = 40
 
@@ -138,10 +141,6 @@ def build_parser() -> argparse.ArgumentParser:
     cf.add_argument("path", nargs="?", type=Path, default=Path("."))
     cf.add_argument("--config", type=Path, metavar="FILE")
     return ap
-
-
-def _err(msg: str) -> None:
-    sys.stderr.write(f"tidymark: error: {msg}\n")
 
 
 _STARTING = False  # garbage collection is held off while the process imports and builds its rules
@@ -512,14 +511,6 @@ def use_color(choice: str, stream) -> bool:
         return False
 
 
-def cli_overrides(args) -> dict:
-    """The settings given on the command line, over those of the configuration files."""
-    return {"select": tuple(args.select) if args.select is not None else None,
-            "ignore": tuple(args.ignore) if args.ignore else None,
-            "extend_select": tuple(args.extend_select) if args.extend_select else None,
-            "unsafe_fixes": args.unsafe_fixes, "respect_gitignore": args.respect_gitignore}
-
-
 def _check_cli_selectors(args, table) -> None:
     """An unknown rule given with ``--select``, ``--ignore`` or ``--extend-select`` is the
     command line's mistake, not the configuration file's."""
@@ -565,7 +556,7 @@ def cmd_run(args) -> int:
     from tidymark.outputs.text import REPORTERS
     from tidymark.run.pipeline import RunOptions, RunState, run
     from tidymark.plugins.registry import RegistryError
-    from tidymark.run.rulebook import FileResult, RuleBook
+    from tidymark.run.rulebook import FileResult, RuleBook, apply_settings
 
     started = time.perf_counter()
     mode = "check" if args.command == "check" else ("diff" if getattr(args, "diff", False) else "fix")
@@ -633,10 +624,7 @@ def cmd_run(args) -> int:
             results_pre[len(items)] = FileResult(path, display, [diag], error=problem)
         items.append((path, display))
 
-    summary = {"mode": mode, "files": 0, "changed_files": 0, "fixed": 0, "remaining": 0, "fixable": 0,
-               "unsafe_fixable": 0, "internal_errors": 0, "failing": 0, "bytes_removed": 0,
-               "baselined": 0, "fixed_per_rule": Counter(), "remaining_per_rule": Counter(),
-               "fixable_per_rule": Counter()}
+    summary = _summary.new(mode)
     fixed_lines: list[str] = []
     report_files: list[dict] = []
     facts_by_file: dict[str, tuple[Path, dict]] = {}
@@ -655,13 +643,12 @@ def cmd_run(args) -> int:
                 settings = resolver.for_path(result.path) if i in results_pre else resolver.for_file(result.path)
             except OSError:  # a path reported unreadable, in or at a folder that cannot be searched
                 settings = top
-            if settings.severity:
-                result.diagnostics = [_with_severity(d, settings.severity) for d in result.diagnostics]
+            result.diagnostics = apply_settings(result.diagnostics, settings)
             if writer is not None:
                 writer.record(result)
             if baseline is not None:
                 summary["baselined"] += baseline.filter(result)
-            _tally(summary, result, threshold, fail_on)
+            _summary.tally(summary, result, threshold, fail_on)
             untallied = None
             if args.report is not None:
                 from tidymark.outputs.html import file_entry
@@ -762,11 +749,6 @@ def cmd_run(args) -> int:
     if mode == "diff":  # like `ruff --diff`: 1 when there is a diff, 0 when there is nothing to change
         return EXIT_PROBLEMS if summary["changed_files"] else EXIT_OK
     return EXIT_PROBLEMS if summary["failing"] else EXIT_OK
-
-
-def _n(count: int, noun: str) -> str:
-    """``1 file``, ``2 files``."""
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _the_changed(count: int) -> str:
@@ -896,7 +878,8 @@ def cmd_undo(args) -> int:
 def _project_pass(book, settings, facts_by_file, summary, reporter, threshold, fail_on, baseline, show,
                   cache_dir: Path | None) -> None:
     """Cross-document rules over the facts the files produced; their diagnostics are reported per file."""
-    from tidymark.core.project import ProjectRule, run_project_cached
+    from tidymark.core.project import ProjectRule
+    from tidymark.run.crossdoc import run_project_cached
     from tidymark.run.rulebook import FileResult
 
     rules = [r for r in book.rules_for(settings) if isinstance(r, ProjectRule)]
@@ -905,66 +888,10 @@ def _project_pass(book, settings, facts_by_file, summary, reporter, threshold, f
         result = FileResult(facts_by_file[display][0], display, diags)
         if baseline is not None:
             summary["baselined"] += baseline.filter(result)
-        _tally(summary, result, threshold, fail_on)
+        _summary.tally(summary, result, threshold, fail_on)
         summary["files"] -= 1  # already counted
         if show:
             reporter.file(result)
-
-
-def _with_severity(d, overrides: dict):
-    from dataclasses import replace
-
-    from tidymark.diagnostics import Severity
-    from tidymark.plugins.registry import _PREFIX
-
-    best = None
-    for sel, level in overrides.items():
-        if sel.upper() == "ALL" or sel == d.name or (_PREFIX.fullmatch(sel) and d.code.startswith(sel.upper())):
-            spec = 0 if sel.upper() == "ALL" else (100 if sel == d.name else len(sel))
-            if best is None or spec > best[0]:
-                best = (spec, level)
-    return replace(d, severity=Severity.parse(best[1])) if best else d
-
-
-def _tally(summary: dict, result, threshold, fail_on) -> None:
-    from tidymark.diagnostics import Applicability
-    from tidymark.core.engine import INTERNAL_ERROR
-
-    summary["files"] += 1
-    if result.changed:
-        summary["changed_files"] += 1
-        summary["fixed"] += len(result.applied)
-        summary["bytes_removed"] += result.bytes_removed
-        summary["fixed_per_rule"].update(d.code for d in result.applied)
-    for d in result.diagnostics:
-        summary["remaining"] += 1
-        summary["remaining_per_rule"][(d.code, d.name)] += 1
-        if d.code == INTERNAL_ERROR[0]:
-            summary["internal_errors"] += 1
-        if d.severity >= fail_on:
-            summary["failing"] += 1
-        if d.fix is not None:
-            if d.fix.applicability >= threshold:
-                summary["fixable"] += 1
-                summary["fixable_per_rule"][d.code] += 1
-            elif d.fix.applicability >= Applicability.UNSAFE:
-                summary["unsafe_fixable"] += 1
-
-
-def _statistics(summary: dict) -> str:
-    rows = sorted(summary["remaining_per_rule"].items(), key=lambda kv: (-kv[1], kv[0]))
-    lines = []
-    for (code, name), n in rows:
-        fixable = summary["fixable_per_rule"].get(code, 0)
-        mark = "[*]" if fixable == n else (f"[{fixable}]" if fixable else "   ")
-        lines.append(f"{n:>6}  {code:<6} {mark} {name}")
-    return "\n".join(lines) + ("\n" if lines else "")
-
-
-def _closing(s: dict) -> str:
-    per = ", ".join(f"{c} {n}" for c, n in sorted(s["fixed_per_rule"].items()))
-    return (f"Scanned {_n(s['files'], 'file')} in {s['seconds']:.1f}s: changed {s['changed_files']}, "
-            f"fixed {s['fixed']} ({per}), {s['remaining']} left, {_n(s['bytes_removed'], 'byte')} removed.\n")
 
 
 def _color_diff(diff: str) -> str:

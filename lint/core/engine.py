@@ -199,11 +199,14 @@ def _checked(rule: Rule, doc: Document, timeout: float | None, limit: _TimeLimit
         return [engine_diagnostic(INTERNAL_ERROR, f"rule {rule.code} ({rule.name}) raised {type(exc).__name__}: {exc}{where}")]
 
 
-def check_document(doc: Document, rules: list[Rule], *, timeout: float | None = None) -> list[Diagnostic]:
+def check_document(doc: Document, rules: list[Rule], *, timeout: float | None = None,
+                   known: tuple[tuple[str, str], ...] | None = None) -> list[Diagnostic]:
     """Run every rule on ``doc``, drop what inline suppressions silence, locate the rest.
 
     A rule that raises, breaks the rule contract or runs longer than ``timeout`` seconds
-    becomes an internal-error diagnostic naming it; the other rules go on.
+    becomes an internal-error diagnostic naming it; the other rules go on.  ``known``: the
+    (code, name) of every rule of the run, selected or not (rule packs and local rules
+    included), against which suppression comments' codes are judged; None judges none.
     """
     from tidymark.core import suppress
 
@@ -235,6 +238,7 @@ def check_document(doc: Document, rules: list[Rule], *, timeout: float | None = 
                     s.used.add((d.code, d.name))
             out = kept
         doc.memo("selected", lambda: tuple((r.code, r.name) for r in rules))
+        doc.memo("known", lambda: known)
         for rule in last:
             out.extend(_run_rule(rule, doc, timeout, limit))
     finally:
@@ -379,7 +383,8 @@ def _nothing_applied(d: Diagnostic) -> Diagnostic:
 
 def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Applicability.SAFE,
                  unfixable: frozenset[str] = frozenset(), max_passes: int = MAX_PASSES,
-                 guard: Guard | None = Guard(), *, timeout: float | None = None) -> FixOutcome:
+                 guard: Guard | None = Guard(), *, timeout: float | None = None,
+                 known: tuple[tuple[str, str], ...] | None = None) -> FixOutcome:
     """Apply fixes until the text stops changing.
 
     Never returns a text whose front matter no longer parses, that lost more than the
@@ -392,7 +397,7 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
     original = doc
     current = doc
     applied: list[Diagnostic] = []
-    diags = check_document(current, rules, timeout=timeout)
+    diags = check_document(current, rules, timeout=timeout, known=known)
     first = diags
     failed = _failed_rules(diags)
     if failed:
@@ -444,7 +449,7 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
         pass_edits.append(sorted(edits))
         applied.extend(chosen)
         current = nxt
-        diags = check_document(current, rules, timeout=timeout)
+        diags = check_document(current, rules, timeout=timeout, known=known)
         failed = _failed_rules(diags)
         if failed:  # a rule fails on the fixed text: keep the original, report the failure
             return FixOutcome(original.text, first, [], n,

@@ -20,6 +20,7 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
+from tidymark.core import selectors
 from tidymark.markdown import code_spans
 from tidymark.source import Span
 
@@ -39,11 +40,8 @@ class Suppression:
         return not self.codes or any(_matches(c, code, name) for c in self.codes)
 
 
-_PREFIX = re.compile(r"[A-Za-z]{1,4}[0-9]{0,3}")
-
-
 def _matches(sel: str, code: str, name: str) -> bool:
-    return sel == name or (bool(_PREFIX.fullmatch(sel)) and code.startswith(sel.upper()))
+    return selectors.matches(sel, code, name)
 
 
 @dataclass

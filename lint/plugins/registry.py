@@ -22,13 +22,13 @@ import inspect
 import json
 import os
 import pkgutil
-import re
 import stat
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from tidymark.core import selectors
 from tidymark.rule import Rule
 
 ENTRY_POINT_GROUP = "tidymark.rules"
@@ -210,7 +210,7 @@ def all_rules(extra: tuple[RuleInfo, ...] = ()) -> dict[str, RuleInfo]:
     return dict(sorted(table.items()))
 
 
-_PREFIX = re.compile(r"[A-Za-z]{1,4}[0-9]{0,3}")
+_PREFIX = selectors.PREFIX
 
 
 def matches(selector: str, info: RuleInfo) -> bool:
@@ -218,12 +218,9 @@ def matches(selector: str, info: RuleInfo) -> bool:
 
     ``ALL`` means every built-in rule; plugin rules are picked by their prefix, code or name.
     """
-    sel = selector.strip()
-    if sel.upper() == "ALL":
+    if selectors.is_all(selector):
         return info.builtin
-    if sel == info.cls.name:
-        return True
-    return bool(_PREFIX.fullmatch(sel)) and info.cls.code.startswith(sel.upper())
+    return selectors.matches(selector, info.cls.code, info.cls.name)
 
 
 def select(rules: dict[str, RuleInfo], selectors: list[str], ignore: list[str],

@@ -31,7 +31,7 @@ from tidymark.diagnostics import Applicability
 from tidymark.core.engine import INTERNAL_ERROR, IO_ERROR, Guard, check_document, engine_diagnostic, fix_document
 from tidymark.core.project import ProjectRule, collect_facts
 from tidymark.run.rulebook import (FileResult, RuleBook, check_size, read_bytes_and_stat, read_document, unified_diff,
-                             write_atomic)
+                             unfixable_codes, write_atomic)
 from tidymark.source import DecodeError, decode, encode
 
 SERIAL_BELOW = 16  # fewer files than this: no pool (start-up would cost more than it saves)
@@ -256,12 +256,12 @@ class Worker:
             res.facts = collect_facts(doc, project)
         if self.opts.keep_text:
             res.text = doc.text
-        unfixable = frozenset(r.code for r in rules if any(
-            s == r.name or r.code.startswith(s.upper()) for s in settings.unfixable))
+        unfixable = unfixable_codes(rules, settings)
         timeout = settings.rule_timeout or None
+        known = self.book.known_for(settings)
         if mode == "check" or (cached is not None and not any(
                 d.fix is not None and d.fix.applicability >= threshold and d.code not in unfixable for d in cached)):
-            res.diagnostics = cached if cached is not None else check_document(doc, rules, timeout=timeout)
+            res.diagnostics = cached if cached is not None else check_document(doc, rules, timeout=timeout, known=known)
             if cached is None and key is not None and not _failed(res.diagnostics):
                 entry = self.cache.put(key, res.diagnostics, res.facts)
             if entry is not None and self.opts.warm_checked:  # for the main process's index
@@ -273,7 +273,7 @@ class Worker:
                                                    for d in res.diagnostics if d.fix is not None], threshold)
             return res
         out = fix_document(doc, rules, threshold, unfixable, guard=Guard(max_removal=settings.max_removal),
-                           timeout=timeout)
+                           timeout=timeout, known=known)
         if self.opts.report:
             from tidymark.outputs.html import removals
 
@@ -305,7 +305,7 @@ class Worker:
             if held:
                 res.diagnostics = [engine_diagnostic(IO_ERROR, msg)]
                 raise Interrupted(_at_start(res), held[0]) from None
-            res.diagnostics = [engine_diagnostic(IO_ERROR, msg)] + check_document(doc, rules, timeout=timeout)
+            res.diagnostics = [engine_diagnostic(IO_ERROR, msg)] + check_document(doc, rules, timeout=timeout, known=known)
             return _at_start(res)
         if held:
             raise Interrupted(res, held[0])

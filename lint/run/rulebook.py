@@ -17,9 +17,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
+from tidymark.core import selectors
 from tidymark.plugins import registry
 from tidymark.run.config import ConfigError, Settings
-from tidymark.diagnostics import Diagnostic
+from tidymark.diagnostics import Diagnostic, Severity
 from tidymark.document import Document
 from tidymark.core.engine import IO_ERROR, engine_diagnostic
 from tidymark.rule import OptionsError, Rule
@@ -152,8 +153,34 @@ class RuleBook:
                 drop.extend(codes)
         if not drop:
             return rules
-        return [r for r in rules if not any(registry.matches(s, registry.RuleInfo(type(r), "builtin"))
-                                             or s == r.name for s in drop)]
+        return [r for r in rules if not any(selectors.matches(s, r.code, r.name) for s in drop)]
+
+    def known_for(self, settings: Settings) -> tuple[tuple[str, str], ...]:
+        """(code, name) of every rule known under ``settings``, selected or not (what a
+        suppression comment may name)."""
+        return tuple((code, info.cls.name) for code, info in self.table_for(settings).items())
+
+
+def unfixable_codes(rules: list[Rule], settings: Settings) -> frozenset[str]:
+    """Codes of ``rules`` whose fixes the ``unfixable`` setting holds back."""
+    return frozenset(r.code for r in rules if any(selectors.matches(s, r.code, r.name) for s in settings.unfixable))
+
+
+def with_severity(d: Diagnostic, overrides: dict) -> Diagnostic:
+    """The ``severity`` setting applied to one diagnostic (the most specific selector wins)."""
+    sel = selectors.most_specific(overrides, d.code, d.name)
+    return replace(d, severity=Severity.parse(overrides[sel])) if sel is not None else d
+
+
+def apply_settings(diags: list[Diagnostic], settings: Settings) -> list[Diagnostic]:
+    """What ``settings`` change in reported diagnostics: ``severity`` overrides, and no fix
+    offered for a rule listed in ``unfixable`` (it is neither applied nor counted fixable)."""
+    if settings.severity:
+        diags = [with_severity(d, settings.severity) for d in diags]
+    if settings.unfixable:
+        diags = [replace(d, fix=None) if d.fix is not None and any(
+            selectors.matches(s, d.code, d.name) for s in settings.unfixable) else d for d in diags]
+    return diags
 
 
 def read_document(path: Path, settings: Settings) -> Document:

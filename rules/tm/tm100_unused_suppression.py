@@ -1,15 +1,12 @@
 from __future__ import annotations
 
 from tidymark.core import suppress
+from tidymark.core.selectors import matches
 from tidymark.diagnostics import Edit, Fix, FixKind, Severity
 from tidymark.edits import remove_span_lines
 from tidymark.rule import FixAvailability, Rule
 
 
-def _known() -> tuple[tuple[str, str], ...]:
-    from tidymark.plugins import registry
-
-    return tuple((code, info.cls.name) for code, info in registry.all_rules().items())
 
 
 class UnusedSuppression(Rule):
@@ -64,14 +61,14 @@ class UnusedSuppression(Rule):
                     yield self._report(doc, s, "`tidymark-enable` closes no `tidymark-disable`", True)
                 continue
             codes = s.codes
-            known = _known()
-            unknown = [c for c in codes if not any(suppress._matches(c, code, name) for code, name in known)]
-            judged = [c for c in codes if any(suppress._matches(c, code, name) for code, name in selected)]
+            known = doc.memo("known", lambda: None)  # every rule of the run (packs included), from the engine
+            unknown = [c for c in codes if known is not None and not any(matches(c, code, name) for code, name in known)]
+            judged = [c for c in codes if any(matches(c, code, name) for code, name in selected)]
             if not codes:
                 if not s.used:
                     yield self._report(doc, s, f"Unused suppression `tidymark-{s.kind}`", True)
                 continue
-            unused = [c for c in judged if not any(suppress._matches(c, code, name) for code, name in s.used)]
+            unused = [c for c in judged if not any(matches(c, code, name) for code, name in s.used)]
             if unknown or unused:
                 parts = []
                 if unused:
