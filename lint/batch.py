@@ -42,7 +42,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from tidymark.run.config import ConfigResolver, Settings
 from tidymark.diagnostics import Applicability, Diagnostic, Severity
 from tidymark.document import Document
-from tidymark.core.engine import IO_ERROR, Guard, check_document, engine_diagnostic, fix_document
+from tidymark.core.engine import IO_ERROR, Guard, budget_check, check_document, engine_diagnostic, fix_document
 from tidymark.core.project import ProjectRule, collect_facts
 from tidymark.run.rulebook import RuleBook, apply_settings, unfixable_codes
 from tidymark.source import BOM, DecodeError, LineIndex, decode, encode
@@ -321,12 +321,13 @@ class BatchLinter:
         fixed = None
         applied: list[str] = []
         removed = 0
+        threshold = Applicability.UNSAFE if settings.unsafe_fixes else Applicability.SAFE
+        unfixable = unfixable_codes(rules, settings)
         if not self.fix:
-            diags = check_document(doc, rules, known=self.book.known_for(settings))
+            diags = budget_check(doc, check_document(doc, rules, known=self.book.known_for(settings)), threshold,
+                                 unfixable, settings.max_removal)
             final = doc.text
         else:
-            threshold = Applicability.UNSAFE if settings.unsafe_fixes else Applicability.SAFE
-            unfixable = unfixable_codes(rules, settings)
             res = fix_document(doc, rules, threshold, unfixable, guard=Guard(max_removal=settings.max_removal),
                                known=self.book.known_for(settings))
             diags = res.problems + res.diagnostics

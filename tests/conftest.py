@@ -278,3 +278,213 @@ def pytest_runtest_teardown(item, nextitem):
 
 
 # --- end of scale-out engines ---------------------------------------------------------------------
+
+
+# --- nested environments: packages from the running test environment, never from the base Python ---
+
+
+def build_checkout_wheel(dest: Path) -> Path:
+    """A wheel of this checkout, built by hand so no build backend (or index) is needed."""
+    import base64
+    import csv
+    import hashlib
+    import io
+    import tomllib
+    import zipfile
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    version = project["version"]
+    dist = f"tidymark-{version}.dist-info"
+    files: list[tuple[str, bytes]] = []
+    for folder, package in (("lint", "tidymark"), ("rules", "tidymark/rules")):
+        for p in sorted((ROOT / folder).rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts and not p.suffix == ".pyc":
+                files.append((f"{package}/{p.relative_to(ROOT / folder).as_posix()}", p.read_bytes()))
+    meta = ["Metadata-Version: 2.1", "Name: tidymark", f"Version: {version}",
+            f"Summary: {project['description']}", f"Requires-Python: {project['requires-python']}"]
+    meta += [f"Requires-Dist: {d}" for d in project["dependencies"]]
+    files.append((f"{dist}/METADATA", ("\n".join(meta) + "\n").encode()))
+    files.append((f"{dist}/WHEEL", b"Wheel-Version: 1.0\nGenerator: tidymark-tests\nRoot-Is-Purelib: true\n"
+                                   b"Tag: py3-none-any\n"))
+    files.append((f"{dist}/entry_points.txt", b"[console_scripts]\ntidymark = tidymark.commands.main:main\n"))
+    record = io.StringIO()
+    w = csv.writer(record, lineterminator="\n")
+    for name, data in files:
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        w.writerow([name, f"sha256={digest}", len(data)])
+    w.writerow([f"{dist}/RECORD", "", ""])
+    files.append((f"{dist}/RECORD", record.getvalue().encode()))
+    wheel = dest / f"tidymark-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in files:
+            z.writestr(name, data)
+    return wheel
+
+
+# written by the installer, not part of a wheel
+_INSTALL_ONLY = {"INSTALLER", "RECORD", "REQUESTED", "direct_url.json"}
+
+
+def wheel_from_installed(dist, dest: Path) -> Path:
+    """Pack an installed distribution (an ``importlib.metadata.Distribution``) back into a wheel.
+
+    The files its RECORD lists inside site-packages, its own WHEEL file and a new RECORD; the
+    wheel's tag is the first of its WHEEL tags that this interpreter supports.  Scripts (outside
+    site-packages) are left out: pip writes console scripts again from ``entry_points.txt``."""
+    import base64
+    import csv
+    import hashlib
+    import io
+    import zipfile
+
+    from packaging.tags import parse_tag, sys_tags
+    from packaging.utils import canonicalize_name
+
+    name = dist.metadata["Name"]
+    wheel_meta = dist.read_text("WHEEL")
+    if wheel_meta is None or dist.files is None:
+        pytest.fail(f"{name} was not installed from a wheel (no WHEEL or RECORD file): cannot pack it again")
+    tags = [t for line in wheel_meta.splitlines() if line.startswith("Tag:")
+            for t in parse_tag(line.split(":", 1)[1].strip())]
+    supported = set(sys_tags())
+    tag = next((t for t in tags if t in supported), None)
+    if tag is None:
+        pytest.fail(f"{name}: none of its wheel tags {tags} is supported by this interpreter")
+    site = Path(dist.locate_file("")).resolve()
+    files: list[tuple[str, bytes]] = []
+    info_dir = None
+    for rel in dist.files:
+        path = Path(dist.locate_file(rel)).resolve()
+        if not path.is_relative_to(site) or "__pycache__" in rel.parts or not path.is_file():
+            continue
+        arc = path.relative_to(site).as_posix()
+        if rel.parts[0].endswith(".dist-info"):
+            info_dir = rel.parts[0]
+            if rel.name in _INSTALL_ONLY:
+                continue
+        files.append((arc, path.read_bytes()))
+    if info_dir is None:
+        pytest.fail(f"{name}: its RECORD lists no .dist-info folder")
+    record = io.StringIO()
+    w = csv.writer(record, lineterminator="\n")
+    for arc, data in files:
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        w.writerow([arc, f"sha256={digest}", len(data)])
+    w.writerow([f"{info_dir}/RECORD", "", ""])
+    files.append((f"{info_dir}/RECORD", record.getvalue().encode()))
+    wheel = dest / f"{canonicalize_name(name).replace('-', '_')}-{dist.version}-{tag}.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as z:
+        for arc, data in files:
+            z.writestr(arc, data)
+    return wheel
+
+
+def _runtime_closure(requirements: list[str]) -> list:
+    """The installed distributions these requirements need, transitively (markers evaluated here)."""
+    import importlib.metadata as md
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: dict[str, object] = {}
+    todo = [Requirement(r) for r in requirements]
+    while todo:
+        req = todo.pop()
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        key = canonicalize_name(req.name)
+        if key in seen:
+            continue
+        try:
+            dist = md.distribution(req.name)
+        except md.PackageNotFoundError:
+            pytest.fail(f"{req.name} is required by tidymark but not installed in the test environment")
+        if not req.specifier.contains(dist.version, prereleases=True):
+            pytest.fail(f"the test environment has {req.name} {dist.version}, which does not satisfy {req}")
+        seen[key] = dist
+        todo.extend(Requirement(r) for r in (dist.requires or []))
+    return list(seen.values())
+
+
+def _setuptools_wheels(dest: Path) -> list[Path]:
+    """Wheels of setuptools (the build backend of source installs) without the index: the one of the
+    test environment, when installed, and the one virtualenv (pre-commit's dependency) embeds."""
+    import importlib.metadata as md
+
+    found = []
+    try:
+        found.append(wheel_from_installed(md.distribution("setuptools"), dest))
+    except md.PackageNotFoundError:
+        pass
+    try:
+        from virtualenv.seed.wheels.embed import get_embed_wheel
+
+        embedded = get_embed_wheel("setuptools", f"{sys.version_info[0]}.{sys.version_info[1]}")
+    except ImportError:
+        embedded = None
+    if embedded is not None and not (dest / Path(str(embedded.path)).name).exists():
+        import shutil
+
+        found.append(Path(shutil.copy2(embedded.path, dest)))
+    return found
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory) -> Path:
+    """A folder of wheels for ``pip install --no-index --find-links``: this checkout's tidymark, every
+    distribution its dependencies need (packed from the running test environment), and setuptools
+    for source builds.  A nested virtualenv made from it sees nothing of the base interpreter."""
+    import tomllib
+
+    dest = tmp_path_factory.mktemp("wheelhouse")
+    build_checkout_wheel(dest)
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    for dist in _runtime_closure(deps):
+        wheel_from_installed(dist, dest)
+    _setuptools_wheels(dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def offline_pip(wheelhouse) -> dict:
+    """Environment variables that make pip (also when pre-commit or a build isolation runs it)
+    install only from the wheelhouse, never from the index or the base interpreter."""
+    return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
+
+@pytest.fixture(scope="session")
+def repo_clone(tmp_path_factory) -> Path:
+    """A git clone of this repository: what a user's pre-commit `repo:`, Action `uses:` or
+    `pip install git+…` URL gets.  Skips when the checkout is not a git repository."""
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    inside = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--is-inside-work-tree"],
+                            capture_output=True, text=True)
+    if inside.returncode != 0 or inside.stdout.strip() != "true":
+        pytest.skip(f"{ROOT} is not a git checkout")
+    dest = tmp_path_factory.mktemp("clone") / "tidymark"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(dest)], check=True, capture_output=True, timeout=300)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def commit_in_clone(repo_clone):
+    """``commit_in_clone(rev)``: the full SHA ``rev`` names in the clone; fails when the clone does
+    not have it (skips only when the checkout is a shallow clone, whose history is cut)."""
+    import subprocess
+
+    def resolve(rev: str) -> str:
+        proc = subprocess.run(["git", "-C", str(repo_clone), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+                              capture_output=True, text=True)
+        if proc.returncode == 0:
+            return proc.stdout.strip()
+        shallow = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--is-shallow-repository"],
+                                 capture_output=True, text=True).stdout.strip()
+        if shallow == "true":
+            pytest.skip(f"{ROOT} is a shallow clone: cannot tell whether it has {rev}")
+        pytest.fail(f"this repository has no commit or tag {rev!r}: a documented pin must name one it has")
+
+    return resolve

@@ -352,9 +352,9 @@ def test_damaged_fix_edits_in_an_entry_are_a_miss(tmp_path, edits):
         return json.dumps({"d": [{"c": "X1", "n": "x", "m": "m", "s": [0, 1], "v": 2, "p": [1, 1, 1, 2],
                                   "f": {"a": 2, "t": "t", "k": "rewrite", "e": e}}], "f": {}})
 
-    p.write_text(entry('[[0,1,"x"]]'), encoding="utf-8")
+    p.write_bytes(cache.seal(entry('[[0,1,"x"]]').encode(), "c" * 64))  # a sealed entry, as the cache writes it
     assert rc.get("c" * 64)[0][0].fix.edits[0].text == "x"  # the entry's shape is right
-    p.write_text(entry(edits), encoding="utf-8")
+    p.write_bytes(cache.seal(entry(edits).encode(), "c" * 64))  # a sealed entry, as the cache writes it
     assert rc.get("c" * 64) is None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -244,17 +245,26 @@ py-modules = ["acme_rules"]
 
 
 @pytest.mark.slow
-def test_plugin_package_in_a_virtualenv(tmp_path):
+def test_plugin_package_in_a_virtualenv(tmp_path, offline_pip):
+    """A plain virtualenv (nothing from the base interpreter) with tidymark, its dependencies and
+    the plugin's build backend installed from wheels of the running test environment, offline."""
     plugin = tmp_path / "plugin"
     plugin.mkdir()
     (plugin / "pyproject.toml").write_text(PLUGIN_PYPROJECT, encoding="utf-8")
     (plugin / "acme_rules.py").write_text(LOCAL_RULE.replace("LOC001", "ACME001").replace("no-todo", "acme-no-todo"),
                                           encoding="utf-8")
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = venv / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(plugin)],
-                   check=True, capture_output=True)
+    pip_env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") and k != "PYTHONPATH"}
+    pip_env.update(offline_pip)
+
+    def pip(*args):
+        proc = subprocess.run([str(py), "-m", "pip", *args], env=pip_env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    pip("install", "-q", "tidymark")
+    pip("install", "-q", "--no-deps", str(plugin))
     work = tmp_path / "work"
     work.mkdir()
     (work / ".tidymark.yaml").write_text("# defaults\n", encoding="utf-8")
@@ -279,10 +289,10 @@ def test_plugin_package_in_a_virtualenv(tmp_path):
     assert tm("check", "n.md", "--extend-select", "ACME").returncode == 1
     assert list((work / ".tidymark_cache").glob("entry-points-*.json"))
     assert tm("check", "n.md", "--extend-select", "ACME").returncode == 1
-    subprocess.run([str(py), "-m", "pip", "uninstall", "-q", "-y", "acme-tidymark-rules"], check=True, capture_output=True)
+    pip("uninstall", "-q", "-y", "acme-tidymark-rules")
     gone = tm("check", "n.md", "--extend-select", "ACME")
     assert gone.returncode == 2 and "ACME" in gone.stderr and "Traceback" not in gone.stderr
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(plugin)], check=True, capture_output=True)
+    pip("install", "-q", "--no-deps", str(plugin))
     assert tm("check", "n.md", "--extend-select", "ACME").returncode == 1
 
 

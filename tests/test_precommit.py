@@ -1,9 +1,11 @@
 """The pre-commit hooks, run for real with ``pre-commit try-repo``.
 
-pre-commit installs the hook repository into its own virtualenv (pulling the dependencies
-from the package index), so this needs network access to the index.  The project is copied
-into a temporary git repository and committed there, so the test does not depend on the
-state of the working tree's own git history.
+pre-commit installs the hook repository into its own virtualenv with pip; here pip is
+offline (``--no-index``) and finds tidymark's dependencies and the build backend in a
+wheelhouse packed from the running test environment, so nothing comes from the base
+interpreter or the index.  The project is copied into a temporary git repository and
+committed there, so the hook tests do not depend on the working tree's own git history; the
+README's configuration is also run as written against a clone of this repository.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def _git(cwd: Path, *args: str, env: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory) -> dict:
+def env(tmp_path_factory, offline_pip) -> dict:
     if shutil.which("git") is None:
         pytest.fail("git is needed to run the pre-commit hooks")
     # HOME stays (pip's configuration and cache live there); git's user configuration is ignored
@@ -47,6 +49,8 @@ def env(tmp_path_factory) -> dict:
              GIT_COMMITTER_NAME="tidymark tests", GIT_COMMITTER_EMAIL="tests@example.invalid",
              PRE_COMMIT_COLOR="never", NO_COLOR="1")
     e.pop("VIRTUAL_ENV", None)
+    e = {k: v for k, v in e.items() if not k.startswith("PIP_")}
+    e.update(offline_pip)
     return e
 
 
@@ -101,3 +105,63 @@ def test_fix_hook_rewrites_then_passes(hook_repo, user_repo, env):
     second = _try_repo(hook_repo, user_repo, "tidymark-fix", env, "x.md")
     assert second.returncode == 0, second.stdout + second.stderr
     assert (user_repo / "x.md").read_text(encoding="utf-8") == FIXED
+
+
+# -- the README's configuration, as written, against a clone of this repository ---------------------
+
+REPO_URL = "https://github.com/OWNER/tidymark"  # the documented placeholder for this repository
+
+
+def _readme_config() -> str:
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if "repos:" in b]
+    assert len(blocks) == 1, "the README should have one .pre-commit-config.yaml snippet"
+    return blocks[0]
+
+
+def _config_rev(config: str) -> str:
+    from ruamel.yaml import YAML
+
+    (repo,) = YAML(typ="safe", pure=True).load(config)["repos"]
+    return str(repo["rev"])
+
+
+def _use_readme_config(user_repo: Path, repo_clone: Path, env: dict) -> str:
+    config = _readme_config()
+    assert f"repo: {REPO_URL}" in config
+    (user_repo / ".pre-commit-config.yaml").write_text(config.replace(REPO_URL, str(repo_clone)), encoding="utf-8")
+    _git(user_repo, "add", ".pre-commit-config.yaml", env=env)
+    return config
+
+
+def test_readme_configuration_runs_as_written_against_a_clone(user_repo, repo_clone, commit_in_clone, env):
+    """The README's `.pre-commit-config.yaml`, its `rev:` unchanged, with `repo:` a clone of this repository."""
+    config = _use_readme_config(user_repo, repo_clone, env)
+    rev = _config_rev(config)
+    assert commit_in_clone(rev) == rev, f"pin a full commit SHA, not {rev!r}"
+    proc = subprocess.run([*_pre_commit(), "run", "--files", "x.md", "clean.md"], cwd=user_repo, env=env,
+                          capture_output=True, text=True, timeout=900)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "x.md:2:1: FM002" in out and "mutable reference" not in out, out
+    assert (user_repo / "x.md").read_text(encoding="utf-8") == BAD
+
+
+def test_autoupdate_moves_the_pin_to_the_newest_commit(user_repo, repo_clone, env):
+    """How the README says a user updates the pin: `pre-commit autoupdate`, then the hook still runs."""
+    _use_readme_config(user_repo, repo_clone, env)
+    proc = subprocess.run([*_pre_commit(), "autoupdate"], cwd=user_repo, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rev = _config_rev((user_repo / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    head = subprocess.run(["git", "-C", str(repo_clone), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    resolved = subprocess.run(["git", "-C", str(repo_clone), "rev-parse", f"{rev}^{{commit}}"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    assert resolved == head, (rev, head)
+    _git(user_repo, "add", ".pre-commit-config.yaml", env=env)
+    run = subprocess.run([*_pre_commit(), "run", "--files", "x.md"], cwd=user_repo, env=env, capture_output=True,
+                         text=True, timeout=900)
+    assert run.returncode == 1 and "x.md:2:1: FM002" in run.stdout + run.stderr, run.stdout + run.stderr

@@ -240,11 +240,12 @@ def score(shared: Path, labels: dict[str, dict], sample: dict, part: str, tidyma
                 rel = path.relative_to(copy).as_posix()
                 old = split_lines(before[sha].decode("utf-8", "replace"))
                 new = split_lines(path.read_bytes().decode("utf-8", "replace"))
-                gone = removed_lines(old, new)
+                start = body_start(old)
+                # bodies only: a front-matter line must not anchor the comparison of the bodies
+                gone = {start + ln for ln in removed_lines(old[start:], new[body_start(new):])}
                 attrib = fix_lines(by_path.get(rel, []))
                 lab = labels[sha]
                 junk, meta = expand(lab.get("junk", [])), expand(lab.get("meta", []))
-                start = body_start(old)
                 t = Tally(notes=1)
                 old_fm, new_fm = front_matter(old), front_matter(new)
                 for i in range(start, len(old)):

@@ -17,4 +17,5 @@ def cli_overrides(args) -> dict:
     return {"select": tuple(args.select) if args.select is not None else None,
             "ignore": tuple(args.ignore) if args.ignore else None,
             "extend_select": tuple(args.extend_select) if args.extend_select else None,
-            "unsafe_fixes": args.unsafe_fixes, "respect_gitignore": args.respect_gitignore}
+            "unsafe_fixes": args.unsafe_fixes, "respect_gitignore": args.respect_gitignore,
+            "max_removal": args.max_removal}

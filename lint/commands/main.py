@@ -43,6 +43,16 @@ def _jobs(value: str) -> int:
     return n
 
 
+def _share(value: str) -> float:
+    try:
+        share = float(value)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1 (a share of the body's prose), got {value!r}")
+    return share
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: .)")
     sel = p.add_argument_group("rule selection")
@@ -50,6 +60,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     sel.add_argument("--ignore", type=_csv, metavar="CODES", help="rules to skip (added to config)")
     sel.add_argument("--extend-select", type=_csv, metavar="CODES", help="rules to run in addition")
     p.add_argument("--config", type=Path, metavar="FILE", help="use this configuration file for every path")
+    p.add_argument("--stdin-filename", type=Path, metavar="PATH",
+                   help="with the path `-`: read the note from standard input and check it as PATH "
+                        "(its settings and name); `fix -` prints the fixed note to standard output")
     out = p.add_argument_group("output")
     out.add_argument("--output-format", choices=OUTPUT_FORMATS, default=None,
                      help="text (default), concise, json, sarif, github, junit or gitlab")
@@ -65,6 +78,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     fixes = p.add_argument_group("fixes")
     fixes.add_argument("--unsafe-fixes", action="store_true", default=None, help="also apply/offer unsafe fixes")
     fixes.add_argument("--no-unsafe-fixes", dest="unsafe_fixes", action="store_false")
+    fixes.add_argument("--max-removal", type=_share, default=None, metavar="SHARE",
+                       help="largest share of a note's prose that fixes may remove (0 to 1; default 0.3)")
     ex = p.add_argument_group("exit code")
     ex.add_argument("--exit-zero", action="store_true", help="exit 0 even when problems remain")
     ex.add_argument("--exit-non-zero-on-fix", action="store_true", help="exit 1 when files were fixed")
@@ -137,6 +152,23 @@ def build_parser() -> argparse.ArgumentParser:
     nr.add_argument("--dir", type=Path, default=Path("tidymark_rules"), help="where to write (default: tidymark_rules/)")
     nr.add_argument("--summary", help="one-line summary (the diagnostic message)")
     nr.add_argument("--phrase", default="REPLACE ME", help="the text the scaffolded rule looks for")
+    sv = sub.add_parser("server", help="run the language server (LSP over stdio) for editors")
+    sv.add_argument("--config", type=Path, metavar="FILE", help="use this configuration file for every note")
+    wt = sub.add_parser("watch", help="check (or --fix) notes when they are created or changed in folders")
+    wt.add_argument("paths", nargs="*", type=Path, help="folders or files to watch (default: .)")
+    wt.add_argument("--fix", action="store_true", help="apply safe fixes (and unsafe ones with --unsafe-fixes)")
+    wt.add_argument("--unsafe-fixes", action="store_true", default=None, help="also apply unsafe fixes")
+    wt.add_argument("--settle", type=float, default=1.0, metavar="SECONDS",
+                    help="handle a note once it has not changed for this long (default: 1)")
+    wt.add_argument("--select", type=_csv, metavar="CODES")
+    wt.add_argument("--ignore", type=_csv, metavar="CODES")
+    wt.add_argument("--extend-select", type=_csv, metavar="CODES")
+    wt.add_argument("--config", type=Path, metavar="FILE")
+    wt.add_argument("--no-cache", dest="use_cache", action="store_false", default=True)
+    wt.add_argument("--cache-dir", type=Path, metavar="DIR")
+    wt.add_argument("--no-backup", action="store_true", help="keep no journal of the originals (no `tidymark undo`)")
+    wt.add_argument("-q", "--quiet", action="store_true", help="one line per note, no diagnostics")
+    wt.set_defaults(respect_gitignore=None)
     cf = sub.add_parser("config", help="show the resolved configuration for a path and where it came from")
     cf.add_argument("path", nargs="?", type=Path, default=Path("."))
     cf.add_argument("--config", type=Path, metavar="FILE")
@@ -208,6 +240,14 @@ def _dispatch(args) -> int:
         return cmd_new_rule(args)
     if args.command == "learn":
         return cmd_learn(args)
+    if args.command == "watch":
+        from tidymark.commands.watch import cmd_watch
+
+        return cmd_watch(args)
+    if args.command == "server":
+        from tidymark.commands.server import main as serve
+
+        return serve(args.config)
     # --- scale-out engines ---------------------------------------------------------------------
     if getattr(args, "engine", "local") != "local":
         from tidymark.commands.engines import run as run_engine
@@ -561,6 +601,10 @@ def cmd_run(args) -> int:
     started = time.perf_counter()
     mode = "check" if args.command == "check" else ("diff" if getattr(args, "diff", False) else "fix")
     cli = cli_overrides(args)
+    stdin, problem = _stdin_path(args)
+    if problem:
+        _err(problem)
+        return EXIT_ERROR
     try:
         resolver = ConfigResolver(args.config, cli)
         book = RuleBook()
@@ -577,7 +621,7 @@ def cmd_run(args) -> int:
         _check_cli_selectors(args, book.table_for(top))
         book.rules_for(top)  # validates the configuration before any file is touched
         _started()
-        targets = list(Walker(resolver.for_dir).walk(paths))
+        targets = list(Walker(resolver.for_dir).walk(paths)) if stdin is None else [(stdin, None)]
         baseline = Baseline.load(args.baseline) if args.baseline else None
         if args.write_baseline is not None:
             from tidymark.run.baseline import check_target
@@ -595,11 +639,12 @@ def cmd_run(args) -> int:
         from tidymark.outputs.ci import FORMATS
         reporter_cls = FORMATS[fmt]
     from tidymark.outputs.text import NEEDS_TEXT
-    color = fmt == "text" and use_color(args.color, sys.stdout)
-    reporter = reporter_cls(sys.stdout, threshold, color=color)
+    report_to = sys.stderr if stdin is not None and mode == "fix" else sys.stdout  # stdout has the note
+    color = fmt == "text" and use_color(args.color, report_to)
+    reporter = reporter_cls(report_to, threshold, color=color)
     writer = Baseline(args.write_baseline) if args.write_baseline else None
     keep_text = fmt in NEEDS_TEXT or baseline is not None or writer is not None or args.report is not None
-    journal_dir, backup_error = _journal_dir(args, mode, cache_dir)
+    journal_dir, backup_error = _journal_dir(args, mode, cache_dir) if stdin is None else (None, None)
     if backup_error:
         _err(backup_error)
         return EXIT_ERROR
@@ -635,7 +680,12 @@ def cmd_run(args) -> int:
     stream = None
     untallied = None  # a result received but not yet counted (for the message of an interrupted run)
     try:
-        stream = run([it for i, it in enumerate(items) if i not in results_pre], opts, state)
+        if stdin is None:
+            stream = run([it for i, it in enumerate(items) if i not in results_pre], opts, state)
+        else:
+            from tidymark.run.textrun import stdin_results
+
+            stream = stdin_results(items[0], opts, sys.stdin.buffer.read(), sys.stdout.buffer)
         for i in range(len(items)):
             result = untallied = results_pre[i] if i in results_pre else next(stream)
             progress.update()
@@ -755,6 +805,17 @@ def _the_changed(count: int) -> str:
     return "the changed file" if count == 1 else f"the {count:,} changed files"
 
 
+def _stdin_path(args) -> tuple[Path | None, str | None]:
+    """The path a note on standard input is checked as (``-``, or ``--stdin-filename``), or an error."""
+    named = args.stdin_filename
+    dash = [p for p in args.paths if str(p) == "-"]
+    if not dash and (named is None or args.paths):
+        return None, ("--stdin-filename needs the path `-` (standard input)" if named is not None else None)
+    if len(args.paths) > len(dash) or len(dash) > 1:
+        return None, "`-` (standard input) cannot be combined with other paths"
+    return (named if named is not None else Path("-")), None
+
+
 def _printable(name: str) -> str:
     """A path as it can be printed: undecodable bytes and control characters escaped."""
     if name.isprintable():
@@ -835,6 +896,9 @@ def cmd_undo(args) -> int:
             return EXIT_OK
         for r in reversed(runs):
             state = f"undone {r.undone}" if r.undone else ("interrupted" if not r.complete else "can be undone")
+            if r.damaged:
+                state = (f"damaged: {r.damaged}; " + (f"{state} from its per-file records" if r.entries
+                                                       else "no per-file record can be read either"))
             sys.stdout.write(f"{r.run_id}  {len(r.entries):>5} {'file ' if len(r.entries) == 1 else 'files'}  {state}  "
                              f"{' '.join(r.command)}\n")
         return EXIT_OK
@@ -858,6 +922,13 @@ def cmd_undo(args) -> int:
     except journal.JournalError as exc:
         _err(str(exc))
         return EXIT_ERROR
+    if run.damaged:
+        if not run.entries:  # never fall back on the run before it: that is not what was asked
+            _err(f"run {run.run_id} is damaged ({run.damaged}) and none of its per-file records can be read; "
+                 f"nothing restored, no other run touched (its backups are in {_printable(str(run.directory))}; "
+                 f"name an older run from `tidymark undo --list` to undo that one)")
+            return EXIT_ERROR
+        _err(f"run {run.run_id} is damaged ({run.damaged}); undoing it from its {len(run.entries)} per-file records")
     out = journal.undo(run, dry_run=args.dry_run)
     verb = "Would restore" if args.dry_run else "Restored"
     for p in out.restored:
@@ -866,11 +937,18 @@ def cmd_undo(args) -> int:
         sys.stdout.write(f"Kept {_printable(p)}: {why}\n")
     for p, why in out.failed:
         sys.stdout.write(f"Failed {_printable(p)}: {why}\n")
+    for p, why in out.refused:
+        sys.stdout.write(f"Refused {_printable(p)}: {why}\n")
     sys.stdout.write(f"{verb} {len(out.restored)} of {_n(len(run.entries), 'file')} of run {run.run_id}"
                      + (f"; {len(out.already)} already as before" if out.already else "")
                      + (f"; {len(out.skipped)} edited or deleted since, left as they are" if out.skipped else "")
-                     + (f"; {len(out.failed)} failed" if out.failed else "") + ".\n")
-    if out.failed:
+                     + (f"; {len(out.failed)} failed" if out.failed else "")
+                     + (f"; {len(out.refused)} refused" if out.refused else "") + ".\n")
+    if not args.dry_run and not out.marked:
+        sys.stdout.write(f"Run {run.run_id} is not marked undone: "
+                         + ("nothing was restored" if not out.restored else "some files were not restored")
+                         + "; it stays listed by `tidymark undo --list`.\n")
+    if out.failed or out.refused:
         return EXIT_ERROR
     return EXIT_PROBLEMS if out.skipped else EXIT_OK
 

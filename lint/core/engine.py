@@ -348,17 +348,21 @@ class FixOutcome:
 class Guard:
     """The content-loss guard of a fix run.
 
-    ``max_removal``: the share of the body's visible non-whitespace characters (link
-    targets, bare URLs and HTML tags are not text a reader sees) that removal fixes may
-    take out of one file, once they remove more than ``min_chars``; beyond it nothing is
-    applied.
+    ``max_removal``: the share of the body's article prose (see :func:`prose_chars`) that
+    the fixes of one file may take out.  Beyond it, every fix that removes text is held back
+    and only the fixes that remove none (URL, front-matter and escape rewrites) are applied.
+    Headings, tags, link lists, bylines and other lines that are not sentences are not
+    prose: removing them costs nothing, however short the note.  Up to :data:`PROSE_FLOOR`
+    characters of prose may always go (unless ``max_removal`` is 0: then no prose may).
     ``verify``: after each pass, require every block the pass did not touch to come out
-    with the same type and text, in order (passes with a fix from a rule that declares
-    ``changes_structure``, such as unescaping an escaped body, are exempt).
+    with the same type and text, in order, and the rest of each block it did touch to parse
+    as it did (a removal must not turn the lines left around it into a code block or a link
+    definition).  Passes with a fix from a rule that declares ``changes_structure``, such as
+    unescaping an escaped body, may change the blocks their own edits open (a restored code
+    fence or HTML block takes in the lines up to its end), and nothing else.
     """
 
     max_removal: float = 0.30
-    min_chars: int = 200
     verify: bool = True
 
 
@@ -373,6 +377,155 @@ def visible_chars(text: str) -> int:
     return len(_NOT_PROSE.sub("", text))
 
 
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
+_FENCE = re.compile(r"[ \t]{0,3}(`{3,}|~{3,})")
+_QUOTE = re.compile(r"[ \t]*(?:>[ \t]?)*")
+_HEADING = re.compile(r"[ \t]{0,3}#{1,6}(?:[ \t]|$)")
+_ITEM = re.compile(r"[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|$)")
+_IMAGE = re.compile(r"!\[[^\]\n]*\](?:\([^)\n]*\)|\[[^\]\n]*\])?")
+# what is not words of a sentence: links (text and target), autolinks and HTML tags, bare
+# URLs, #tags, entities
+_NOT_WORDS = re.compile(r"\[[^\]\n]*\](?:\([^)\n]*\)|\[[^\]\n]*\])|<[^>\n]{1,500}>|(?:https?://|www\.)\S+"
+                        r"|(?<!\S)#[^\s#]\S*|&#?\w{1,10};")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_LETTER = re.compile(r"[^\W\d_]")
+_SENTENCE_END = re.compile(r"[\u3002\uff01\uff1f]|[.!?\u2026][\"'\u201d\u2019\u00bb)\]*_]*(?=\s|$)")
+#: a unit of text is prose when it has this many words and ends a sentence, or twice as many
+#: (a CJK character counts half a word)
+PROSE_WORDS = 5
+
+
+def _unit_prose(lines: list[str]) -> int:
+    if not lines:
+        return 0
+    unit = _IMAGE.sub(" ", " ".join(lines))
+    words = _NOT_WORDS.sub(" ", unit)
+    cjk = len(_CJK.findall(words))
+    n = sum(1 for w in _CJK.sub(" ", words).split() if _LETTER.search(w)) + cjk / 2
+    if n >= 2 * PROSE_WORDS or (n >= PROSE_WORDS and _SENTENCE_END.search(words)):
+        return visible_chars(unit)
+    return 0
+
+
+def prose_chars(text: str) -> int:
+    """The visible characters of ``text`` that are article prose: paragraphs, list items and
+    quotes with sentences in them (at least :data:`PROSE_WORDS` words and a full stop, or
+    twice as many words).  Headings, code, HTML comments, images, lines of links or tags,
+    bylines and labels count nothing; link targets, URLs and tags never count."""
+    if "<!--" in text:
+        text = _COMMENT.sub("\n", text)
+    total = 0
+    unit: list[str] = []
+    fence = None
+    for line in text.splitlines():
+        line = line[_QUOTE.match(line).end():] if ">" in line[:8] else line
+        m = _FENCE.match(line)
+        if fence is not None:
+            if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not line[m.end():].strip():
+                fence = None
+            continue
+        if m:
+            total += _unit_prose(unit)
+            unit, fence = [], m.group(1)
+            continue
+        if not line.strip() or _HEADING.match(line):
+            total += _unit_prose(unit)
+            unit = []
+            continue
+        item = _ITEM.match(line)
+        if item:
+            total += _unit_prose(unit)
+            unit = [line[item.end():]]
+            continue
+        unit.append(line)
+    return total + _unit_prose(unit)
+
+
+def removed_prose(doc: Document, d: Diagnostic) -> int:
+    """The article prose a fix takes out of the body of ``doc``, whatever its kind: the prose
+    of the text it replaces less that of the text it puts in (entities read as what they
+    stand for, so unescaping removes nothing)."""
+    import html
+
+    start = doc.body_start
+    edits = [e for e in d.fix.edits if e.span.end > start and len(e.span)]
+    if not edits:
+        return 0
+    old = "\n\n".join(doc.text[max(e.span.start, start):e.span.end] for e in edits)
+    gone = prose_chars(html.unescape(old) if "&" in old else old)
+    if not gone:
+        return 0
+    new = "\n\n".join(e.text for e in edits)
+    return max(0, gone - prose_chars(html.unescape(new) if "&" in new else new))
+
+
+def removes_text(doc: Document, d: Diagnostic) -> bool:
+    """Whether the deletion budget may hold a fix back: removal fixes, and any other fix
+    that takes prose out (a rule pack's substitution, for example)."""
+    return d.fix.kind in _REMOVALS or removed_prose(doc, d) > 0
+
+
+HELD_NOTE = "held back by the deletion budget (`max-removal`), see TM003"
+
+
+def hold(d: Diagnostic) -> Diagnostic:
+    """``d`` with its fix marked as one the deletion budget holds back: shown, not applied."""
+    fix = Fix(d.fix.edits, Applicability.DISPLAY_ONLY, d.fix.title, d.fix.kind)
+    return replace(d, fix=fix, message=f"{d.message}; {HELD_NOTE}")
+
+
+#: prose that fixes may always remove from a note (a sentence or two, such as a call to
+#: action in a short note), unless ``max-removal`` is 0
+PROSE_FLOOR = 150
+
+
+def _over_budget(removed: int, body: int, max_removal: float) -> bool:
+    if max_removal <= 0:
+        return removed > 0
+    return removed > PROSE_FLOOR and removed > max_removal * body
+
+
+def _suggest(share: float) -> str:
+    import math
+
+    return f"{min(1.0, math.ceil(share * 20 + 1e-9) / 20):g}"
+
+
+def _budget_message(codes: str, removed: int, body: int, max_removal: float, what: str) -> str:
+    share = removed / body if body else 1.0
+    return (f"fixes by {codes} would remove {share:.0%} of the body's prose ({removed:,} of {body:,} characters "
+            f"of sentences), over the {max_removal:.0%} budget (`max-removal`); {what}. If those removals are "
+            f"right, allow them with `--max-removal {_suggest(share)}` or `max-removal` in the configuration "
+            f"of this note's folder")
+
+
+def budget_check(doc: Document, diags: list[Diagnostic], threshold: Applicability = Applicability.SAFE,
+                 unfixable: frozenset[str] = frozenset(), max_removal: float = Guard.max_removal,
+                 ) -> list[Diagnostic]:
+    """What ``check`` reports of the deletion budget: when the fixes ``fix`` would apply first
+    remove more prose than the budget allows, those that remove text are marked as held back
+    (no longer offered as fixable) and a ``TM003`` says so and what to do."""
+    chosen = [d for d in select_fixes([d for d in diags if d.code not in unfixable], threshold)]
+    if not chosen:
+        return diags
+    removed = {id(d): removed_prose(doc, d) for d in chosen}
+    total = sum(removed.values())
+    if not total:
+        return diags
+    body = prose_chars(doc.body)
+    if not _over_budget(total, body, max_removal):
+        return diags
+    held = {id(d) for d in chosen if removed[id(d)] or d.fix.kind in _REMOVALS}
+    codes = ", ".join(sorted({d.code for d in chosen if removed[id(d)]}))
+    note = engine_diagnostic(FIX_DISCARDED, _budget_message(
+        codes, total, body, max_removal, "`tidymark fix` holds back the fixes that remove text (marked "
+        "below) and applies the others"))
+    out = [hold(d) if id(d) in held else d for d in diags]
+    out.append(_locate(doc, note))
+    out.sort(key=Diagnostic.sort_key)
+    return out
+
+
 def _failed_rules(diags: list[Diagnostic]) -> list[Diagnostic]:
     return [d for d in diags if d.code == INTERNAL_ERROR[0]]
 
@@ -384,12 +537,14 @@ def _nothing_applied(d: Diagnostic) -> Diagnostic:
 def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Applicability.SAFE,
                  unfixable: frozenset[str] = frozenset(), max_passes: int = MAX_PASSES,
                  guard: Guard | None = Guard(), *, timeout: float | None = None,
-                 known: tuple[tuple[str, str], ...] | None = None) -> FixOutcome:
+                 hold_removals: bool = False, known: tuple[tuple[str, str], ...] | None = None) -> FixOutcome:
     """Apply fixes until the text stops changing.
 
-    Never returns a text whose front matter no longer parses, that lost more than the
-    deletion budget, or whose untouched blocks changed structure: in those cases nothing
-    is applied and the outcome carries a diagnostic saying why.  Nor when a rule failed
+    Never returns a text whose front matter no longer parses, or whose untouched blocks
+    changed structure: in those cases nothing is applied and the outcome carries a
+    diagnostic saying why.  When the fixes would remove more prose than the deletion budget
+    allows, the fixes that remove text are held back (``hold_removals``: from the start),
+    the others are applied, and a ``TM003`` says so.  Nor when a rule failed
     (raised, broke the rule contract, ran past ``timeout`` seconds) on the original or on
     any intermediate text: a broken rule may have missed what keeps another fix safe, so the
     file is left as it is and the failure is reported, naming the rule.
@@ -408,10 +563,11 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
     pass_edits: list[list[Edit]] = []
     applied_pass: list[int] = []
     removed = 0
+    eaters: set[str] = set()  # the rules whose fixes took prose out
     outcome = None
     restructuring = {r.code for r in rules if r.changes_structure}
     for n in range(1, max_passes + 1):
-        chosen = [d for d in select_fixes(diags, threshold) if d.code not in unfixable]
+        chosen = [d for d in select_fixes(_allowed(current, diags, unfixable, hold_removals), threshold)]
         if not chosen:
             outcome = FixOutcome(current.text, diags, applied, n - 1, pass_edits=pass_edits, applied_pass=applied_pass)
             break
@@ -434,17 +590,20 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
                                 f"no fix was applied to this file")
         if text in history:  # the fixes undo each other
             return _not_converged(original, first, chosen, n)
-        if guard is not None and guard.verify and not any(d.code in restructuring for d in chosen):
-            broken = _changed_blocks(current, nxt, chosen)
+        if guard is not None and guard.verify:
+            broken = _changed_blocks(current, nxt, chosen, any(d.code in restructuring for d in chosen))
             if broken is not None:
                 line, codes = broken
                 return _discard(original, first, n, INTERNAL_ERROR,
                                 f"fixes by {codes} changed the structure of untouched text at line {line}; "
                                 f"no fix was applied to this file")
         history.add(text)
-        removed += sum(visible_chars("".join(current.text[e.span.start:e.span.end] for e in d.fix.edits))
-                       - visible_chars("".join(e.text for e in d.fix.edits))
-                       for d in chosen if d.fix.kind in _REMOVALS)
+        if guard is not None:
+            for d in chosen:
+                gone = removed_prose(current, d)
+                if gone:
+                    removed += gone
+                    eaters.add(d.code)
         applied_pass.extend([len(pass_edits)] * len(chosen))
         pass_edits.append(sorted(edits))
         applied.extend(chosen)
@@ -457,22 +616,36 @@ def fix_document(doc: Document, rules: list[Rule], threshold: Applicability = Ap
                                                                                         f"after fix pass {n})")))
                                for d in failed])
     if outcome is None:
-        pending = [d for d in select_fixes(diags, threshold) if d.code not in unfixable]
+        pending = select_fixes(_allowed(current, diags, unfixable, hold_removals), threshold)
         if pending:
             return _not_converged(original, first, pending, max_passes)
         outcome = FixOutcome(current.text, diags, applied, max_passes, pass_edits=pass_edits,
                              applied_pass=applied_pass)
-    if guard is None or not outcome.applied:
+    if guard is None or not outcome.applied or hold_removals:
         return outcome
-    body = visible_chars(original.body)
-    if removed > guard.min_chars and removed > guard.max_removal * body:
-        codes = ", ".join(sorted({d.code for d in outcome.applied if d.fix.kind in _REMOVALS}))
-        share = removed / body if body else 1.0
-        return _discard(original, first, outcome.passes, FIX_DISCARDED,
-                        f"fixes by {codes} would remove {share:.0%} of the body's text ({removed:,} of {body:,} "
-                        f"characters), over the {guard.max_removal:.0%} budget (`max-removal`); "
-                        f"no fix was applied to this file")
+    body = prose_chars(original.body)
+    if _over_budget(removed, body, guard.max_removal):
+        codes = ", ".join(sorted(eaters))
+        kept = fix_document(original, rules, threshold, unfixable, max_passes, guard, timeout=timeout,
+                            hold_removals=True, known=known)
+        if kept.problems:  # the rewrites alone were refused: that report says why
+            return kept
+        final = Document(kept.text, original.path, bom=original.bom, newline=original.newline)
+        left = [hold(d) if d.fix is not None and d.fix.applicability >= threshold and d.code not in unfixable
+                and removes_text(final, d) else d for d in kept.diagnostics]
+        what = ("these fixes were held back" + ("; the fixes that remove no text were applied" if kept.applied
+                                                 else "; no fix was applied to this file"))
+        problem = engine_diagnostic(FIX_DISCARDED, _budget_message(codes, removed, body, guard.max_removal, what))
+        return replace(kept, diagnostics=left, problems=[_locate(original, problem)])
     return outcome
+
+
+def _allowed(doc: Document, diags: list[Diagnostic], unfixable: frozenset[str], hold_removals: bool
+             ) -> list[Diagnostic]:
+    """The diagnostics whose fixes may be chosen: not of an unfixable rule; with
+    ``hold_removals``, none that removes text."""
+    return [d for d in diags if d.fix is not None and d.code not in unfixable
+            and not (hold_removals and removes_text(doc, d))]
 
 
 def _discard(original: Document, first: list[Diagnostic], passes: int, kind: tuple[str, str],
@@ -482,16 +655,57 @@ def _discard(original: Document, first: list[Diagnostic], passes: int, kind: tup
     return FixOutcome(original.text, first, [], passes, [_locate(original, problem)])
 
 
-def _changed_blocks(before: Document, after: Document, applied: list[Diagnostic]) -> tuple[int, str] | None:
-    """The first block of ``before`` untouched by ``applied`` that is missing from ``after``.
+#: blocks that run to a closing line, taking in whatever lies before it
+_RUNS_TO_END = ("fence", "html_block")
 
-    Returns (its line, the codes of the fixes nearest to it) or None when every untouched
-    block comes out with the same type and text, in order.
+
+def _changed_blocks(before: Document, after: Document, applied: list[Diagnostic],
+                    restructuring: bool = False) -> tuple[int, str] | None:
+    """The first block of ``before`` that ``applied`` changed without editing it.
+
+    Every block the edits do not touch must come out with the same type and text, in order;
+    what is left of a block they touch must still parse as a block of the same type (a
+    removal must not turn the lines below it into a code block, a link definition or a list).
+    With ``restructuring`` (unescaping), an untouched block may be taken into a code fence or
+    HTML block that the edits changed (a restored fence runs to its closing fence), and the
+    rest of a touched block may change type.  Returns (the block's line, the codes of the fixes nearest
+    to it) or None.
     """
     import bisect
 
     touched = sorted(e.span for d in applied for e in d.fix.edits)
     starts = [t.start for t in touched]
+    # each edit's place in ``after``: its start, end, and the shift of the text after it
+    new_spans: list[tuple[int, int]] = []
+    shift = [0]
+    for e in sorted(e for d in applied for e in d.fix.edits):
+        a = e.span.start + shift[-1]
+        new_spans.append((a, a + len(e.text)))
+        shift.append(shift[-1] + len(e.text) - len(e.span))
+    ends = [t.end for t in touched]
+    after_blocks = after.blocks
+    after_starts = [b.span.start for b in after_blocks]
+    new_starts = [a for a, _ in new_spans]
+
+    def to_after(pos: int) -> int:
+        # a position outside every edit: shifted by the edits that end at or before it
+        return pos + shift[bisect.bisect_right(ends, pos)]
+
+    def block_at(pos: int) -> int:
+        i = bisect.bisect_right(after_starts, pos) - 1
+        return i if i >= 0 and after_blocks[i].span.start <= pos < after_blocks[i].span.end else -1
+
+    def edited(i: int) -> bool:
+        span = after_blocks[i].span
+        j = bisect.bisect_left(new_starts, span.end) - 1
+        while j >= 0:
+            a, b = new_spans[j]
+            if b < span.start:
+                return False
+            if a < span.end and (span.start < b or a == b):
+                return True
+            j -= 1
+        return False
 
     def overlaps(span: Span) -> bool:
         # the edits of one pass never overlap, so walking back from the last edit that starts
@@ -507,22 +721,63 @@ def _changed_blocks(before: Document, after: Document, applied: list[Diagnostic]
             j -= 1
         return False
 
+    def rest_reparsed(b) -> bool:
+        """Whether a line left of touched block ``b`` is now outside any block (a link
+        definition) or in a block of another type."""
+        text = before.text
+        pos = b.span.start
+        lo = bisect.bisect_left(ends, b.span.start + 1)
+        pieces = []
+        for t in touched[lo:]:
+            if t.start >= b.span.end:
+                break
+            pieces.append((pos, t.start))
+            pos = max(pos, t.end)
+        pieces.append((pos, b.span.end))
+        for a, z in pieces:
+            i = a
+            while i < z:
+                nl = text.find("\n", i, z)
+                line_end = z if nl == -1 else nl + 1
+                seg = text[i:line_end]
+                if seg.strip():
+                    first = i + len(seg) - len(seg.lstrip())
+                    k = block_at(to_after(first))
+                    if k == -1 or after_blocks[k].kind != b.kind:
+                        return True
+                i = line_end
+        return False
+
     def key(doc: Document, b) -> tuple[str, str]:
         return b.kind, doc.text[b.span.start:b.span.end].strip()
 
-    after_keys = [key(after, b) for b in after.blocks]
+    def report(b) -> tuple[int, str]:
+        near = sorted({d.code for d in applied for e in d.fix.edits
+                       if abs(before.lines.line_of(e.span.start) - b.line0) <= 3}
+                      or {d.code for d in applied})
+        return b.line0 + 1, ", ".join(near)
+
+    after_keys = [key(after, b) for b in after_blocks]
     j = 0
     for b in before.blocks:
         if overlaps(b.span):
+            # (an HTML block takes in the lines after its tag up to a blank line: removing the
+            # tag gives them back their own structure)
+            if not restructuring and b.kind != "html_block" and rest_reparsed(b):
+                return report(b)
             continue
         k = key(before, b)
+        if restructuring:
+            i = block_at(to_after(b.span.start))
+            if i != -1 and after_keys[i] == k:
+                j = i + 1
+                continue
+            if i != -1 and after_blocks[i].kind in _RUNS_TO_END and edited(i):
+                continue  # taken into a fence or HTML block the edits opened
         while j < len(after_keys) and after_keys[j] != k:
             j += 1
         if j == len(after_keys):
-            near = sorted({d.code for d in applied for e in d.fix.edits
-                           if abs(before.lines.line_of(e.span.start) - b.line0) <= 3}
-                          or {d.code for d in applied})
-            return b.line0 + 1, ", ".join(near)
+            return report(b)
         j += 1
     return None
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
-import json
 import os
 import pkgutil
 import stat
@@ -157,14 +156,15 @@ def _entry_points() -> list[list]:
     where = hashlib.sha256(f"{sys.executable}|{sys.version}|{sys.path!r}".encode()).hexdigest()[:16]
     path = _EP_CACHE_DIR / f"entry-points-{where}.json"
     state = _installed_state()
+    from tidymark.run.cache import read_entry, write_entry
+
     try:
-        kept = json.loads(path.read_bytes())
+        kept = read_entry(path)  # None when damaged (sealed with a checksum)
         if kept["state"] == state and kept["group"] == ENTRY_POINT_GROUP:
             return kept["entry_points"]
     except (OSError, ValueError, KeyError, TypeError):
         pass
     found = _scan_entry_points()
-    from tidymark.run.cache import write_entry
 
     write_entry(_EP_CACHE_DIR, path, {"group": ENTRY_POINT_GROUP, "state": state, "entry_points": found})
     return found

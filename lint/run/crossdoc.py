@@ -18,7 +18,7 @@ def run_project_cached(rules: list[project.ProjectRule], facts_by_file: dict[str
     import hashlib
     import json
 
-    from tidymark.run.cache import code_fingerprint, from_json, rules_fingerprint, to_json, write_entry
+    from tidymark.run.cache import code_fingerprint, from_json, read_entry, rules_fingerprint, to_json, write_entry
 
     h = hashlib.sha256(f"{code_fingerprint()}|{rules_fingerprint(rules)}".encode())
     dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
@@ -29,7 +29,7 @@ def run_project_cached(rules: list[project.ProjectRule], facts_by_file: dict[str
     key = h.hexdigest()
     path = cache_dir / project.PROJECT_CACHE_NAME
     try:
-        kept = json.loads(path.read_bytes())
+        kept = read_entry(path)  # None when damaged (sealed with a checksum)
         if kept["key"] == key:
             return {k: [from_json(o) for o in v] for k, v in kept["found"].items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):

@@ -10,6 +10,12 @@ the newest :data:`KEEP_RUNS` runs are kept; ``fix --backup DIR`` writes it to DI
 ``undo`` puts a file back only while it still holds exactly what tidymark wrote: a file
 edited (or deleted) since is reported and left alone.  Restoring goes through the same
 atomic replace as fixing, and keeps the file's current mode.
+
+A journal is data that may come from elsewhere (a cache folder committed to a repository):
+``undo`` restores only files inside the folder it runs in and the folder the fix run was
+started in (both resolved, so a symlink cannot lead out), each from the backup its own
+record names (``files/<key of the path>.orig``); any other record is refused and named.  A
+run whose manifest is damaged is listed as damaged and undone from its per-file records.
 """
 
 from __future__ import annotations
@@ -204,6 +210,8 @@ class Run:
     created: str = ""
     command: list[str] = field(default_factory=list)
     undone: str | None = None
+    cwd: str | None = None      # the folder the run was started in (from its manifest)
+    damaged: str | None = None  # why the manifest could not be read (the records stand in for it)
 
     @property
     def run_id(self) -> str:
@@ -221,8 +229,13 @@ def load_run(directory: Path) -> Run:
             run.complete = bool(data.get("complete", True))
             run.created = str(data.get("created", ""))
             run.command = [str(c) for c in data.get("command", [])]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise JournalError(f"{manifest} is not a tidymark journal manifest: {exc}") from None
+            cwd = data.get("cwd")
+            run.cwd = cwd if isinstance(cwd, str) else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            # the per-file records were written (and flushed) before each file was replaced:
+            # they stand in for the manifest, as for a run that never finished
+            run = Run(directory, Journal(directory).records(), complete=False,
+                      damaged=f"{MANIFEST} cannot be read ({exc or type(exc).__name__})")
     elif (directory / ENTRIES).is_dir():
         run.entries = Journal(directory).records()
         run.complete = False
@@ -249,7 +262,7 @@ def list_runs(root: Path) -> list[Run]:
             run = load_run(root / name)
         except JournalError:
             continue
-        if run.entries:
+        if run.entries or run.damaged:  # a damaged run is listed (as damaged), never skipped
             out.append(run)
     return out
 
@@ -260,6 +273,37 @@ class UndoOutcome:
     already: list[str] = field(default_factory=list)     # already the original content
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why): edited or deleted since
     failed: list[tuple[str, str]] = field(default_factory=list)   # (path, why): could not be read or written
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (path, why): a record undo does not trust
+    marked: bool = False                                          # the run is now marked undone
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def refusal(e: Entry, run: Run, root: Path) -> str | None:
+    """Why undo must not act on the record ``e`` of ``run`` from the folder ``root``, or None.
+
+    A record is trusted only for an absolute, normalised path (no ``..``) that resolves (links
+    followed) inside ``root`` and inside the folder the run was started in, restored from the
+    backup its own key names inside the run folder.
+    """
+    p = e.path
+    if not os.path.isabs(p) or os.path.normpath(p) != p or p.startswith("//"):
+        return "the journal names it by a path that is not absolute and normalised (crafted or damaged record)"
+    if e.backup != f"{ENTRIES}/{Journal._key(p)}.orig":
+        return f"the record names backup {e.backup!r}, not its own (crafted or damaged record)"
+    real = os.path.realpath(p)
+    roots = [os.path.realpath(root)]
+    if run.cwd is not None:
+        roots.append(os.path.realpath(run.cwd) if os.path.isabs(run.cwd) else "")
+    for folder in roots:
+        if not folder or not _inside(real, folder):
+            where = folder or run.cwd
+            return (f"outside {where or 'the folder the run was started in'} (undo restores only files "
+                    f"inside the folder it runs in and the folder the fix run was started in; the original "
+                    f"is in {run.directory / e.backup})")
+    return None
 
 
 def _label(path: str) -> str:
@@ -271,14 +315,24 @@ def _label(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
-def undo(run: Run, *, dry_run: bool = False) -> UndoOutcome:
-    """Put back the original of every file that still holds what the run wrote."""
+def undo(run: Run, *, dry_run: bool = False, root: Path | None = None) -> UndoOutcome:
+    """Put back the original of every file that still holds what the run wrote, among the
+    files inside ``root`` (default: the current folder) that :func:`refusal` lets through.
+
+    The run is marked undone only when something was restored (or every file already held
+    its original) and nothing failed or was refused.
+    """
     from tidymark.run.rulebook import write_atomic
 
     out = UndoOutcome()
+    root = Path.cwd() if root is None else root
     for e in run.entries:
         path = Path(e.path)
         label = _label(e.path)
+        why = refusal(e, run, root)
+        if why is not None:
+            out.refused.append((label, why))
+            continue
         try:
             original = (run.directory / e.backup).read_bytes()
         except OSError as exc:
@@ -313,10 +367,14 @@ def undo(run: Run, *, dry_run: bool = False) -> UndoOutcome:
             out.failed.append((label, f"cannot restore: {exc.strerror or exc}"))
             continue
         out.restored.append(label)
-    if not dry_run and not out.failed:  # files edited since stay as they are: the run is done
+    # files edited since stay as they are: the run is done, once it restored something (or
+    # found every file as before); a run that restored nothing stays listed as it was
+    done = bool(out.restored) or (bool(out.already) and not out.skipped)
+    if not dry_run and done and not out.failed and not out.refused:
         try:
             _write_durable(run.directory / UNDONE, json.dumps(
                 {"undone": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}).encode("utf-8"))
+            out.marked = True
         except OSError:
             pass
     return out

@@ -28,10 +28,11 @@ from tidymark.run.cache import (FileIndex, ResultCache, cache_folder, digest, pa
                             signature)
 from tidymark.run.config import ConfigResolver
 from tidymark.diagnostics import Applicability
-from tidymark.core.engine import INTERNAL_ERROR, IO_ERROR, Guard, check_document, engine_diagnostic, fix_document
+from tidymark.core.engine import (INTERNAL_ERROR, IO_ERROR, Guard, budget_check, check_document, engine_diagnostic,
+                                   fix_document)
 from tidymark.core.project import ProjectRule, collect_facts
 from tidymark.run.rulebook import (FileResult, RuleBook, check_size, read_bytes_and_stat, read_document, unified_diff,
-                             unfixable_codes, write_atomic)
+                                   unfixable_codes, write_atomic)
 from tidymark.source import DecodeError, decode, encode
 
 SERIAL_BELOW = 16  # fewer files than this: no pool (start-up would cost more than it saves)
@@ -144,8 +145,8 @@ class Worker:
         self._last_fp: tuple[list, tuple[str, bool]] | None = None
         self.index: FileIndex | None = None  # the run's file index (main process of a warm-first run)
 
-    def _fingerprint(self, rules) -> str:
-        return self._rules_key(rules)[0]
+    def _fingerprint(self, rules, settings) -> str:
+        return _with_budget(self._rules_key(rules)[0], settings)
 
     def _rules_key(self, rules) -> tuple[str, bool]:
         """The fingerprint of a rule list, and whether a cross-document rule is in it."""
@@ -171,6 +172,7 @@ class Worker:
         settings = self.resolver.for_file(path)  # walked files and named non-folders
         rules = self.book.rules_for_file(settings, path)
         fp, project = self._rules_key(rules)
+        fp = _with_budget(fp, settings)
         hit = None
         if self.index is not None and not self.opts.keep_text:
             hit = self._from_index(path, settings, fp)
@@ -233,7 +235,7 @@ class Worker:
         threshold = Applicability.UNSAFE if settings.unsafe_fixes else Applicability.SAFE
         res = FileResult(path, display)
         try:
-            doc = read_document(path, settings)
+            doc = self.read(path, settings)
             read_ns = time.time_ns()
         except DecodeError as exc:
             res.diagnostics, res.error = [engine_diagnostic(IO_ERROR, str(exc))], str(exc)
@@ -248,7 +250,7 @@ class Worker:
         project = [r for r in rules if isinstance(r, ProjectRule)]
         if self.cache is not None:
             content = digest(raw)
-            key = self.cache.key_for_digest(content, self._fingerprint(rules))
+            key = self.cache.key_for_digest(content, self._fingerprint(rules, settings))
             hit = self.cache.get_entry(key)
             if hit is not None:
                 cached, res.facts, entry = hit
@@ -261,7 +263,11 @@ class Worker:
         known = self.book.known_for(settings)
         if mode == "check" or (cached is not None and not any(
                 d.fix is not None and d.fix.applicability >= threshold and d.code not in unfixable for d in cached)):
-            res.diagnostics = cached if cached is not None else check_document(doc, rules, timeout=timeout, known=known)
+            if cached is not None:
+                res.diagnostics = cached
+            else:
+                res.diagnostics = budget_check(doc, check_document(doc, rules, timeout=timeout, known=known), threshold,
+                                               unfixable, settings.max_removal)
             if cached is None and key is not None and not _failed(res.diagnostics):
                 entry = self.cache.put(key, res.diagnostics, res.facts)
             if entry is not None and self.opts.warm_checked:  # for the main process's index
@@ -313,9 +319,13 @@ class Worker:
             from tidymark.document import Document
 
             new_facts = collect_facts(Document(out.text, path), project) if project else {}
-            self.cache.put(self.cache.key(new, self._fingerprint(rules)), out.diagnostics, new_facts)
+            self.cache.put(self.cache.key(new, self._fingerprint(rules, settings)), out.diagnostics, new_facts)
         return res
 
+
+    def read(self, path: Path, settings):
+        """The document to process (``tidymark.textrun`` gives text that is not read from a file)."""
+        return read_document(path, settings)
 
     def _write(self, path: Path, display: str, new: bytes, raw: bytes) -> None:
         """Save the original in the journal (flushed to disk), then replace the file.  A
@@ -345,6 +355,14 @@ class Worker:
         except BaseException:
             self.journal.forget(real)
             raise
+
+
+def _with_budget(fp: str, settings) -> str:
+    """A rules fingerprint with what else a cached check result depends on: ``check`` marks
+    the fixes the deletion budget holds back, which depends on the budget, on whether unsafe
+    fixes are applied and on the rules that are never fixed."""
+    return (f"{fp}|max-removal={settings.max_removal!r}|unsafe={bool(settings.unsafe_fixes)}"
+            f"|unfixable={','.join(settings.unfixable)}")
 
 
 def _index_record(path: Path, st: os.stat_result, read_ns: int, content: str, key: str,

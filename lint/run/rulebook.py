@@ -232,15 +232,19 @@ def write_atomic(path: Path, data: bytes, expected_original: bytes) -> None:
     """Replace ``path`` with ``data`` atomically unless it changed since it was read.
 
     The new content goes to a temporary file in the same folder (fsync'd, with the file's
-    mode and, where permitted, its owner); the file is compared with ``expected_original``
-    once more right before the rename, so a newer version written meanwhile (or a deletion)
-    is never overwritten.  On any failure the temporary file is removed and the original is
-    untouched.
+    mode, owner, group and extended attributes, ACLs included); the file is compared with
+    ``expected_original`` once more right before the rename, so a newer version written
+    meanwhile (or a deletion) is never overwritten.  A file that a rename could not replace
+    faithfully is refused (OSError, reported as ``TM001``) and left as it is: see
+    :func:`_refuse_replacing`.  On any failure the temporary file is removed and the
+    original is untouched.
     """
     # replace the file a symlink points to, never the link itself
     path = Path(os.path.realpath(path))
     _same_content(path, expected_original)
     st = os.stat(path)
+    _refuse_replacing(path, st)
+    xattrs = _xattrs(path)
 
     def before_replace(tmp: str) -> None:
         os.chmod(tmp, stat.S_IMODE(st.st_mode))
@@ -248,11 +252,63 @@ def write_atomic(path: Path, data: bytes, expected_original: bytes) -> None:
         if (tst.st_uid, tst.st_gid) != (st.st_uid, st.st_gid):
             try:
                 os.chown(tmp, st.st_uid, st.st_gid)
+            except OSError:  # the new file would change hands: not what editing in place means
+                raise OSError(errno.EPERM, f"the file belongs to user {st.st_uid}, group {st.st_gid}, which the "
+                                           f"rewritten file cannot be given (it would become yours); not changed"
+                              ) from None
+            os.chmod(tmp, stat.S_IMODE(st.st_mode))  # chown clears set-user/group-id bits
+        for name, value in xattrs:
+            try:
+                if os.getxattr(tmp, name) == value:  # e.g. a security label given on creation
+                    continue
             except OSError:
-                pass  # not permitted: the file becomes the writer's, as with any editor
+                pass
+            try:
+                os.setxattr(tmp, name, value)
+            except OSError as exc:
+                raise OSError(errno.ENOTSUP, f"its extended attribute {name} cannot be kept on the rewritten "
+                                             f"file ({exc.strerror or exc}); not changed") from None
         _same_content(path, expected_original)
 
     replace_via_temp(path, data, ".tidymark-tmp", before_replace)
+
+
+def _refuse_replacing(path: Path, st: os.stat_result) -> None:
+    """Raise OSError for a file that tidymark does not replace, as a careful user editing in
+    place would not: a write-protected file (its owner's write bit is off: also for root,
+    who could override it), a file the runner may not write, and a file with several hard
+    links (a rename would leave the other names with the old text)."""
+    mode = stat.S_IMODE(st.st_mode)
+    if not mode & stat.S_IWUSR:
+        raise OSError(errno.EACCES, f"the file is write-protected (mode {mode:04o}); changing it is not permitted "
+                                    f"(make it writable to fix it)")
+    if not os.access(path, os.W_OK):
+        raise OSError(errno.EACCES, f"writing is not permitted: mode {mode:04o}, owned by user {st.st_uid}; "
+                                    f"not changed")
+    if st.st_nlink > 1:
+        raise OSError(errno.EMLINK, f"the file has {st.st_nlink} hard links; replacing it would leave the other "
+                                    f"names with the old text, so it is not changed")
+
+
+def _xattrs(path: Path) -> list[tuple[str, bytes]]:
+    """The extended attributes of ``path`` (ACLs and security labels included), to be
+    copied to its replacement; raises OSError for one that cannot be read."""
+    if not hasattr(os, "listxattr"):
+        return []
+    try:
+        names = os.listxattr(path)
+    except OSError as exc:
+        if exc.errno in (errno.ENOTSUP, errno.ENOSYS):
+            return []
+        raise
+    out = []
+    for name in names:
+        try:
+            out.append((name, os.getxattr(path, name)))
+        except OSError as exc:
+            raise OSError(errno.ENOTSUP, f"its extended attribute {name} cannot be read to be kept "
+                                         f"({exc.strerror or exc}); not changed") from None
+    return out
 
 
 def replace_via_temp(path: Path, data: bytes, suffix: str, before_replace=None) -> None:

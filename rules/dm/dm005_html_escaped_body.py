@@ -42,13 +42,18 @@ class HtmlEscapedBody(Rule):
     ```
 
     ## Fix safety
-    Safe when the telltale entities are present: the fix is the exact inverse of the
-    Mustache escaping, applied once to each entity outside code spans, fenced code and
-    HTML comments (so text that really was `&amp;amp;` becomes `&amp;`, not `&`).  In an
-    escaped body, indented lines are unescaped too: the template escaped them like the rest,
-    and the indented "code block" they form (code that was fenced before the fence became
+    Safe only where the note is evidently a template's escaped export: the telltale
+    entities (or escaped URLs) are there, with escaped URLs or escaped quotes, and the body
+    has no more bare `'` and `"` than escaped ones (a template escapes every one of them; a
+    note written by hand about entities has its own quotes and apostrophes).  The fix is
+    the exact inverse of the Mustache escaping, applied once to each entity outside code
+    spans, fenced code and HTML comments (so text that really was `&amp;amp;` becomes
+    `&amp;`, not `&`).  Otherwise the fix is unsafe: unescaping a note about entities
+    would turn its examples into live HTML.  In an escaped
+    body, indented lines are unescaped too: the template escaped them like the rest, and the
+    indented "code block" they form (code that was fenced before the fence became
     `&#x60;&#x60;&#x60;`, a listing's continuation lines) is an effect of the escaping.  When
-    only `&#39;`/`&quot;` are frequent the fix is unsafe and indented code is left alone.
+    only `&#39;`/`&quot;` are frequent, indented code is left alone.
 
     ## Options
     - `min-telltales`: how many `&#x2F;` / `&#x60;` / `&#x3D;` make a body escaped (default 3)
@@ -92,7 +97,10 @@ class HtmlEscapedBody(Rule):
         if not edits:
             return
         kinds = sorted({text[e.span.start:e.span.end] for e in edits}, key=lambda k: (-body.count(k), k))[:3]
-        fix_cls = Fix.safe if strong else Fix.unsafe
+        # a template escapes every quote and apostrophe: a body with more bare ones than
+        # escaped ones (or none of either, and no escaped URL) was written by hand
+        evident = strong and (escaped_urls or quotes) and body.count("'") + body.count('"') <= quotes
+        fix_cls = Fix.safe if evident else Fix.unsafe
         yield self.diagnostic(
             edits[0].span,
             f"Body is HTML-entity-escaped ({len(edits)} entities such as {', '.join(kinds)}); "
