@@ -18,4 +18,4 @@ def cli_overrides(args) -> dict:
             "ignore": tuple(args.ignore) if args.ignore else None,
             "extend_select": tuple(args.extend_select) if args.extend_select else None,
             "unsafe_fixes": args.unsafe_fixes, "respect_gitignore": args.respect_gitignore,
-            "max_removal": args.max_removal}
+            "max_removal": getattr(args, "max_removal", None)}  # watch has no --max-removal

@@ -412,7 +412,7 @@ def _learn_exists(path: Path) -> str:
 def _create_new(path: Path, data: bytes) -> None:
     """Write a new file at ``path`` whole, never replacing one that exists (FileExistsError,
     also when one appears meanwhile): a temporary file beside it is linked to the name."""
-    from tidymark.run.rulebook import replace_via_temp
+    from tidymark.run.fsio import replace_via_temp
 
     umask = os.umask(0o022)
     os.umask(umask)

@@ -101,7 +101,7 @@ class Baseline:
         except UnicodeEncodeError:  # a path with a lone surrogate (not UTF-8): escaped, as JSON allows
             payload = (json.dumps(data, indent=1) + "\n").encode("ascii")
         check_target(self.path)
-        from tidymark.run.rulebook import replace_via_temp
+        from tidymark.run.fsio import replace_via_temp
 
         replace_via_temp(self.path, payload, ".tmp")  # atomic; the temporary file is removed on failure
 

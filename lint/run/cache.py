@@ -25,7 +25,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -247,21 +246,15 @@ def write_entry(directory: Path, path: Path, data, belongs_to: str = "") -> None
         payload = seal(payload, belongs_to)
     except ValueError:  # not an object (no caller writes one): nothing kept, as for a failed write
         return
-    tmp = None
+    from tidymark.run.fsio import replace_via_temp
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not (directory / ".gitignore").exists():
             (directory / ".gitignore").write_text("# created by tidymark\n*\n", encoding="utf-8")
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.replace(tmp, path)
+        replace_via_temp(path, payload, "", durable=False, prefix=".tmp-")
     except OSError:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+        pass
 
 
 class ResultCache:

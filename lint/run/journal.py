@@ -71,7 +71,7 @@ def _fsync_dir(path: Path) -> None:
 
 def _write_durable(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file, fsync'd, then renamed into place."""
-    from tidymark.run.rulebook import replace_via_temp
+    from tidymark.run.fsio import replace_via_temp
 
     replace_via_temp(path, data, ".tmp")
 

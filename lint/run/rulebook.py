@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from tidymark.document import Document
 from tidymark.core.engine import IO_ERROR, engine_diagnostic
 from tidymark.rule import OptionsError, Rule
 from tidymark.source import DecodeError, decode
+from tidymark.run.fsio import replace_via_temp
 
 
 @dataclass
@@ -309,27 +309,6 @@ def _xattrs(path: Path) -> list[tuple[str, bytes]]:
             raise OSError(errno.ENOTSUP, f"its extended attribute {name} cannot be read to be kept "
                                          f"({exc.strerror or exc}); not changed") from None
     return out
-
-
-def replace_via_temp(path: Path, data: bytes, suffix: str, before_replace=None) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync it, call
-    ``before_replace(tmp)`` (which may raise to give up), then rename it over ``path``.  On
-    any failure the temporary file is removed and ``path`` is untouched."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if before_replace is not None:
-            before_replace(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def unified_diff(display: str, old: str, new: str) -> str:
