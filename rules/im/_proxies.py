@@ -757,9 +757,7 @@ def default_table_path() -> Path:
         spec = None
     if spec is not None and spec.submodule_search_locations:
         candidates += [Path(p) / "data" / TABLE_FILE for p in spec.submodule_search_locations]
-    here = Path(__file__).resolve().parent
-    candidates += [here / "rules" / "data" / TABLE_FILE,          # installed: tidymark/rules/
-                   here.parent / "rules" / "data" / TABLE_FILE]   # source tree: lint/ beside rules/
+    candidates.append(Path(__file__).resolve().parent.parent / "data" / TABLE_FILE)  # rules/im/ -> rules/data/
     for path in candidates:
         if path.is_file():
             return path
