@@ -70,6 +70,7 @@ _MOVED = {
     "tidymark.server": "tidymark.commands.server",
     "tidymark.watch": "tidymark.commands.watch",
     "tidymark.textrun": "tidymark.run.textrun",
+    "tidymark.results": "tidymark.run.results",
     "tidymark.clipper": "tidymark.rules._clipper",
     "tidymark.images": "tidymark.rules.im._images",
     "tidymark.proxies": "tidymark.rules.im._proxies",

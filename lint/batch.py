@@ -248,27 +248,31 @@ class BatchLinter:
 
         With ``project`` (the default) the records are one corpus: cross-document rules
         (duplicate articles, …) run over them at the end, as the CLI runs them over the files
-        of one run, and their diagnostics follow the per-document ones, sorted by id.  An
+        of one run, and their diagnostics join their document's, by position (the documents
+        keep the order of ``records``).  An
         engine that lints a corpus in many batches passes ``project=False``, gathers
         ``result.facts`` and calls :meth:`project_records` once over all of them.
         """
         out = BatchResult()
+        groups = []  # (id, its diagnostics) per record, in order
         for rid, data in records:
             diags, fixed, doc = self.lint_one(rid, data)
             out.diagnostics.extend(diags)
+            groups.append((rid, diags))
             if fixed is not None:
                 out.fixed[rid] = fixed
             if doc["facts"]:
                 out.facts[rid] = doc["facts"]
             out.documents.append(doc)
         if project and out.facts:
-            extra = self.project_records(out.facts)
-            counts: dict = {}
-            for r in extra:
-                counts[r["id"]] = counts.get(r["id"], 0) + 1
+            from tidymark.run.results import merge_records
+
+            extra: dict = {}
+            for r in self.project_records(out.facts):
+                extra.setdefault(r["id"], []).append(r)
             for d in out.documents:
-                d["diagnostics"] += counts.get(d["id"], 0)
-            out.diagnostics.extend(extra)
+                d["diagnostics"] += len(extra.get(d["id"], ()))
+            out.diagnostics = merge_records(groups, extra)
         return out
 
     def project_records(self, facts_by_id: dict) -> list[dict]:
@@ -288,7 +292,9 @@ class BatchLinter:
         found = run_project(rules, {_id_str(k): f for k, f in facts_by_id.items()})
         out = []
         for key, diags in sorted(found.items()):
-            for r in _records(by_key.get(key, key), diags, "", False):
+            rid = by_key.get(key, key)
+            diags = apply_settings(diags, self.settings_for(rid))  # the document's settings, as its own
+            for r in _records(rid, diags, "", False):
                 r["start"] = r["end"] = None
                 out.append(r)
         return out
@@ -393,6 +399,8 @@ def _records(rid: RecordId, diags: list[Diagnostic], text: str, bom: bool) -> li
 
 def to_cli_json(record: dict, path: str | None = None) -> dict:
     """A diagnostic record in the shape of the CLI's ``--output-format json`` (docs/json-output.md)."""
+    from tidymark.outputs.docs import rule_url
+
     fix = None
     if record.get("applicability") is not None:
         fix = {"applicability": record["applicability"], "message": record["fix_title"],
@@ -401,7 +409,7 @@ def to_cli_json(record: dict, path: str | None = None) -> dict:
     return {"path": path if path is not None else _id_str(record["id"]), "line": record["line"],
             "column": record["column"], "end_line": record["end_line"], "end_column": record["end_column"],
             "code": record["code"], "name": record["name"], "message": record["message"],
-            "severity": record["severity"], "fix": fix}
+            "severity": record["severity"], "fix": fix, "url": rule_url(record["code"])}
 
 
 def group_by_id(records: Iterable[dict]) -> dict:

@@ -559,7 +559,10 @@ def test_statistics_keep_machine_output_parseable(proj, capsys):
     code, out, err = run(capsys, "check", "--statistics", "--output-format", "json", ".")
     assert code == 1
     items = json.loads(out)  # stdout is still one JSON document
-    assert _parse_stats([ln for ln in err.splitlines() if ln.strip()]) == _expected_stats(items)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert lines[0].split() == ["Count", "Code", "Fix", "Rule"]
+    assert lines[-1].split()[:4] == [str(len(items)), "problems", "in", "total,"]
+    assert _parse_stats(lines[1:-1]) == _expected_stats(items)
 
 
 # -- exit codes ------------------------------------------------------------------------------------

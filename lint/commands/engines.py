@@ -291,7 +291,7 @@ def run(args, engine: str) -> int:
     from tidymark.commands.common import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, cli_overrides
     from tidymark.commands.common import err as _err
     from tidymark.outputs import summary as _summary
-    from tidymark.outputs.summary import closing as _closing, statistics as _statistics
+    from tidymark.outputs.summary import closing as _closing
     from tidymark.run.config import ConfigError, ConfigResolver
     from tidymark.diagnostics import Applicability, Severity
     from tidymark.outputs.text import TextReporter
@@ -365,28 +365,30 @@ def run(args, engine: str) -> int:
     if collect:
         if job.kind == "files":
             docs.sort(key=lambda r: job.order.get(r["id"], 1 << 62))
+        # every document's diagnostics with its cross-document ones in place (as the local engine)
+        from tidymark.run.results import merge_records
+
+        extra: dict = {}
+        for d in project:
+            extra.setdefault(d["id"], []).append({**d, "shown": d["id"]})
+        merged = merge_records(((r["id"], [{**d, "id": r["id"], "shown": job.display.get(r["id"], r["id"])}
+                                            for d in r["diagnostics"]]) for r in docs),
+                               extra, key=lambda rid: job.display.get(rid, rid))
         if fmt == "json":
             from tidymark.batch import to_cli_json
 
-            items = [to_cli_json({**d, "id": r["id"]}, job.display.get(r["id"], r["id"]))
-                     for r in docs for d in r["diagnostics"]]
-            items += [to_cli_json(d) for d in project]
-            json.dump(items, out, ensure_ascii=False, indent=2)
+            json.dump([to_cli_json(d, d["shown"]) for d in merged], out, ensure_ascii=False, indent=2)
             out.write("\n")
-        else:
-            for r in docs:
-                shown = job.display.get(r["id"], r["id"])
-                for d in r["diagnostics"]:
-                    app = d.get("applicability")
-                    mark = " [*]" if app is not None and _APP[app] >= threshold else ""
-                    out.write(f"{shown}:{d['line']}:{d['column']}: {d['code']}{mark} {d['message']}\n")
-            for d in project:
-                out.write(f"{d['id']}:{d['line']}:{d['column']}: {d['code']} {d['message']}\n")
+        elif not args.statistics:  # with --statistics, the table is the text output
+            for d in merged:
+                app = d.get("applicability")
+                mark = " [*]" if app is not None and _APP[app] >= threshold else ""
+                out.write(f"{d['shown']}:{d['line']}:{d['column']}: {d['code']}{mark} {d['message']}\n")
     else:
         if project:
             _write_project(job.output_dir, project)
         _write_summary(job.output_dir, summary, engine)
-    if fmt == "text" and not args.quiet:
+    if fmt == "text" and not args.quiet and not args.statistics:
         TextReporter(out, threshold).finish(summary)
         if mode == "fix" and summary["changed_files"]:
             out.write(_closing(summary))
@@ -397,7 +399,7 @@ def run(args, engine: str) -> int:
         json.dump(_plain(summary), out, ensure_ascii=False, indent=2)
         out.write("\n")
     if args.statistics:
-        (out if fmt == "text" else sys.stderr).write(_statistics(summary))
+        (out if fmt == "text" else sys.stderr).write(_summary.statistics(summary))
     if summary["internal_errors"]:
         return EXIT_ERROR
     if args.exit_zero:
@@ -445,8 +447,8 @@ def _tally(summary: dict, row: dict, threshold, fail_on) -> None:
     from tidymark.diagnostics import Severity
     from tidymark.outputs import summary as _summary
 
-    _summary.count(summary, changed=row["changed"], applied=list(row["fixes_applied"]),
-                   bytes_removed=row["bytes_removed"], threshold=threshold, fail_on=fail_on,
+    _summary.count(summary, changed=row["changed"], applied=list(row.get("fixes_applied") or ()),
+                   bytes_removed=row.get("bytes_removed", 0), threshold=threshold, fail_on=fail_on,
                    diagnostics=((d["code"], d["name"], Severity.parse(d["severity"]),
                                  _APP[d["applicability"]] if d.get("applicability") is not None else None)
                                 for d in row["diagnostics"]))

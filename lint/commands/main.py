@@ -15,7 +15,7 @@ from tidymark.commands.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXI
                                       EXIT_TERMINATED, cli_overrides)
 from tidymark.commands.common import err as _err
 from tidymark.outputs import summary as _summary
-from tidymark.outputs.summary import closing as _closing, plural as _n, statistics as _statistics  # noqa: F401
+from tidymark.outputs.summary import closing as _closing, plural as _n
 OUTPUT_FORMATS = ("text", "concise", "json", "sarif", "github", "junit", "gitlab")
 PROGRESS_MIN_FILES = 40
 
@@ -66,8 +66,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     out = p.add_argument_group("output")
     out.add_argument("--output-format", choices=OUTPUT_FORMATS, default=None,
                      help="text (default), concise, json, sarif, github, junit or gitlab")
-    out.add_argument("--statistics", action="store_true", help="print a count of problems per rule")
+    out.add_argument("--statistics", action="store_true", help="print only a table of problems per rule, with a total")
     out.add_argument("--report", type=Path, metavar="FILE.html", help="also write a self-contained HTML report")
+    out.add_argument("--output-file", type=Path, metavar="FILE", help="write the output to FILE instead of stdout")
     out.add_argument("-q", "--quiet", action="store_true", help="print diagnostics only, no summary")
     out.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                      help="colour the text output: auto (default: on a terminal, unless NO_COLOR is set; "
@@ -252,7 +253,7 @@ def _dispatch(args) -> int:
     if getattr(args, "engine", "local") != "local":
         from tidymark.commands.engines import run as run_engine
 
-        return run_engine(args, args.engine)
+        return _with_output_file(args, lambda: run_engine(args, args.engine))
     if getattr(args, "output_dir", None) or getattr(args, "text_column", None) or getattr(args, "id_column", None):
         _err("--output-dir, --text-column and --id-column need --engine ray or --engine dask")
         return EXIT_ERROR
@@ -260,7 +261,7 @@ def _dispatch(args) -> int:
     from tidymark.run.pipeline import sigterm_as_interrupt
 
     with sigterm_as_interrupt():  # SIGTERM ends a check or fix run as Ctrl-C does
-        return cmd_run(args)
+        return _with_output_file(args, lambda: cmd_run(args))
 
 
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a program ended by SIGPIPE (`tidymark check | head`)
@@ -289,6 +290,19 @@ def _terminated(exc: BaseException) -> bool:
     import signal
 
     return getattr(exc, "signum", None) == getattr(signal, "SIGTERM", 15)
+
+
+def _with_output_file(args, run) -> int:
+    """``run()``, with its stdout going to ``--output-file`` when one is given."""
+    if getattr(args, "output_file", None) is None:
+        return run()
+    from tidymark.outputs.text import OutputFileError, run_to_output_file
+
+    try:
+        return run_to_output_file(args.output_file, run)
+    except OutputFileError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
 
 
 def _known_rules():
@@ -642,6 +656,7 @@ def cmd_run(args) -> int:
     report_to = sys.stderr if stdin is not None and mode == "fix" else sys.stdout  # stdout has the note
     color = fmt == "text" and use_color(args.color, report_to)
     reporter = reporter_cls(report_to, threshold, color=color)
+    table_only = args.statistics and fmt in ("text", "concise")  # --statistics: the table is the output
     writer = Baseline(args.write_baseline) if args.write_baseline else None
     keep_text = fmt in NEEDS_TEXT or baseline is not None or writer is not None or args.report is not None
     journal_dir, backup_error = _journal_dir(args, mode, cache_dir) if stdin is None else (None, None)
@@ -672,13 +687,15 @@ def cmd_run(args) -> int:
     summary = _summary.new(mode)
     fixed_lines: list[str] = []
     report_files: list[dict] = []
-    facts_by_file: dict[str, tuple[Path, dict]] = {}
+    from tidymark.run.results import RunResults
+
+    collected = RunResults()  # every file's result until the cross-document step has run
     progress = _Progress(len(items), args.progress)
     plain_out = reporter.out
     out = reporter.out = progress.through(plain_out)  # diagnostics are written around the bar
     state = RunState()
     stream = None
-    untallied = None  # a result received but not yet counted (for the message of an interrupted run)
+    untallied = None  # a result received but not yet kept (for the message of an interrupted run)
     try:
         if stdin is None:
             stream = run([it for i, it in enumerate(items) if i not in results_pre], opts, state)
@@ -689,30 +706,11 @@ def cmd_run(args) -> int:
         for i in range(len(items)):
             result = untallied = results_pre[i] if i in results_pre else next(stream)
             progress.update()
-            try:
-                settings = resolver.for_path(result.path) if i in results_pre else resolver.for_file(result.path)
-            except OSError:  # a path reported unreadable, in or at a folder that cannot be searched
-                settings = top
-            result.diagnostics = apply_settings(result.diagnostics, settings)
-            if writer is not None:
-                writer.record(result)
-            if baseline is not None:
-                summary["baselined"] += baseline.filter(result)
-            _summary.tally(summary, result, threshold, fail_on)
-            untallied = None
-            if args.report is not None:
-                from tidymark.outputs.html import file_entry
-
-                report_files.append(file_entry(result, mode))
-            if getattr(args, "show_fixes", False) and result.applied:
-                per = Counter(f"{d.code} ({d.name})" for d in result.applied)
-                fixed_lines.append(f"{result.display}:\n" + "".join(f"    {n} × {k}\n" for k, n in sorted(per.items())))
             if result.diff and fmt == "text":
                 out.write(_color_diff(result.diff) if color else result.diff)
-            if mode != "diff" or fmt != "text":
-                reporter.file(result)
-            if result.facts:
-                facts_by_file[result.display] = (result.path, result.facts)
+                result.diff = ""
+            collected.add(result)
+            untallied = None
         for _ in stream:  # every result is in: the run ends (its cache index is saved, the cache pruned)
             pass
     except (ConfigError, RegistryError) as exc:
@@ -724,8 +722,8 @@ def cmd_run(args) -> int:
         if stream is not None:
             stream.close()  # the workers stop at a file boundary; what they finished is counted below
         late = state.unreported + ([untallied] if untallied is not None else [])
-        done = summary["files"] + len(late)
-        changed = summary["changed_files"] + sum(1 for r in late if r.changed)
+        done = len(collected) + len(late)
+        changed = collected.changed + sum(1 for r in late if r.changed)
         saved = _finish_journal(journal_dir, args, complete=False)
         undo = f"; `tidymark undo` restores {_the_changed(saved)}" if saved else ""
         word = "terminated (SIGTERM)" if _terminated(exc) else "interrupted"
@@ -748,10 +746,27 @@ def cmd_run(args) -> int:
     progress.close()
     reporter.out = plain_out
     saved = _finish_journal(journal_dir, args, complete=True)
-    if facts_by_file:
-        _project_pass(book, top, facts_by_file, summary, reporter, threshold, fail_on, baseline,
-                      mode != "diff" or fmt != "text",
-                      cache_folder(cache_dir) if args.use_cache else None)
+    found = _project_pass(book, top, collected.facts, cache_folder(cache_dir) if args.use_cache else None)
+    for result in collected.merged(found):  # one stream: every output, the baseline and the summary
+        try:
+            settings = resolver.for_path(result.path) if result.error is not None else resolver.for_file(result.path)
+        except OSError:  # a path reported unreadable, in or at a folder that cannot be searched
+            settings = top
+        result.diagnostics = apply_settings(result.diagnostics, settings)
+        if writer is not None:
+            writer.record(result)
+        if baseline is not None:
+            summary["baselined"] += baseline.filter(result)
+        _summary.tally(summary, result, threshold, fail_on)
+        if args.report is not None:
+            from tidymark.outputs.html import file_entry
+
+            report_files.append(file_entry(result, mode))
+        if getattr(args, "show_fixes", False) and result.applied:
+            per = Counter(f"{d.code} ({d.name})" for d in result.applied)
+            fixed_lines.append(f"{result.display}:\n" + "".join(f"    {n} × {k}\n" for k, n in sorted(per.items())))
+        if (mode != "diff" or fmt != "text") and not table_only:
+            reporter.file(result)
     summary["seconds"] = time.perf_counter() - started
 
     if writer is not None:
@@ -767,7 +782,8 @@ def cmd_run(args) -> int:
         if mode == "diff":
             reporter.out = sys.stderr  # the diff is the output; the summary goes to stderr
         if not args.quiet:
-            reporter.finish(summary)
+            if not table_only:  # with --statistics, the table stands for the diagnostics and the summary
+                reporter.finish(summary)
             if fixed_lines:
                 reporter.out.write("Fixes applied:\n" + "".join(fixed_lines))
             if mode == "fix" and summary["changed_files"]:
@@ -778,7 +794,7 @@ def cmd_run(args) -> int:
     else:
         reporter.finish(summary)
     if args.statistics:
-        (sys.stdout if fmt in ("text", "concise") else sys.stderr).write(_statistics(summary))
+        (reporter.out if table_only else sys.stderr).write(_summary.statistics(summary))
     if args.write_baseline is not None and not args.quiet:
         sys.stderr.write(f"Baseline with {_n(sum(writer.counts.values()), 'problem')} written to "
                          f"{args.write_baseline}\n")
@@ -953,23 +969,15 @@ def cmd_undo(args) -> int:
     return EXIT_PROBLEMS if out.skipped else EXIT_OK
 
 
-def _project_pass(book, settings, facts_by_file, summary, reporter, threshold, fail_on, baseline, show,
-                  cache_dir: Path | None) -> None:
-    """Cross-document rules over the facts the files produced; their diagnostics are reported per file."""
+def _project_pass(book, settings, facts_by_file: dict[str, dict], cache_dir: Path | None) -> dict:
+    """Cross-document rules over the facts the files produced: their diagnostics by display path."""
+    if not facts_by_file:
+        return {}
     from tidymark.core.project import ProjectRule
     from tidymark.run.crossdoc import run_project_cached
-    from tidymark.run.rulebook import FileResult
 
     rules = [r for r in book.rules_for(settings) if isinstance(r, ProjectRule)]
-    found = run_project_cached(rules, {k: f for k, (_, f) in facts_by_file.items()}, cache_dir)
-    for display, diags in sorted(found.items()):
-        result = FileResult(facts_by_file[display][0], display, diags)
-        if baseline is not None:
-            summary["baselined"] += baseline.filter(result)
-        _summary.tally(summary, result, threshold, fail_on)
-        summary["files"] -= 1  # already counted
-        if show:
-            reporter.file(result)
+    return run_project_cached(rules, facts_by_file, cache_dir)
 
 
 def _color_diff(diff: str) -> str:

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from xml.sax.saxutils import escape as xml_escape, quoteattr
 
 from tidymark.diagnostics import Severity
+from tidymark.outputs.docs import rule_url
 from tidymark.outputs.text import Reporter
 from tidymark.source import LineIndex
 
@@ -79,6 +80,34 @@ def _rule_meta() -> dict:
         return {}
 
 
+def edit_regions(edits, text: str) -> list[tuple[int, int, str]]:
+    """The edits of one fix as contiguous edited regions: (start, end, new text) in ``text``.
+
+    Edits separated by at most :data:`REGION_GAP` unchanged characters make one region,
+    whose new text is the original between them with every edit applied: a fix that
+    unescapes each entity of a body (``&lt;/p&gt;&lt;p&gt;``) becomes one replacement per
+    run of entities instead of one per entity, without repeating the article's text in
+    between.  Applying the regions gives exactly what applying the edits gives.
+    """
+    regions: list[tuple[int, int, list[str]]] = []
+    for e in sorted(edits, key=lambda e: (e.span.start, e.span.end)):
+        start, end = e.span.start, e.span.end
+        if regions and start >= regions[-1][1] and start - regions[-1][1] <= REGION_GAP:
+            first, last, parts = regions[-1]
+            parts += (text[last:start], e.text)
+            regions[-1] = (first, end, parts)
+        else:
+            regions.append((start, end, [e.text]))
+    return [(a, b, "".join(parts)) for a, b, parts in regions]
+
+
+#: Edits of a fix at most this many characters apart are one SARIF replacement.  Measured on
+#: 416 saved articles (288 of them HTML-escaped): 32 gives the smallest compressed SARIF,
+#: between one replacement per entity (more JSON per edit) and one per line (the article's
+#: text repeated in the replacements).
+REGION_GAP = 32
+
+
 class SarifReporter(Reporter):
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
@@ -103,11 +132,11 @@ class SarifReporter(Reporter):
                     "partialFingerprints": {"tidymark/v1": fp}}
             if d.fix is not None and lines is not None:
                 reps = []
-                for e in d.fix.edits:
-                    l1, c1 = lines.position(e.span.start)
-                    l2, c2 = lines.position(e.span.end)
+                for start, end, new in edit_regions(d.fix.edits, result.text):
+                    l1, c1 = lines.position(start)
+                    l2, c2 = lines.position(end)
                     reps.append({"deletedRegion": {"startLine": l1, "startColumn": c1, "endLine": l2, "endColumn": c2},
-                                 "insertedContent": {"text": e.text}})
+                                 "insertedContent": {"text": new}})
                 item["fixes"] = [{"description": {"text": f"{d.fix.title} ({d.fix.applicability.label})"},
                                   "artifactChanges": [{"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
                                                        "replacements": reps}]}]
@@ -128,19 +157,24 @@ class SarifReporter(Reporter):
                 continue
             c = info.cls
             doc = c.documentation()
-            rules.append({"id": code, "name": c.name, "shortDescription": {"text": c.summary},
-                          "fullDescription": {"text": doc.split("\n\n", 1)[-1][:4000] or c.summary},
-                          "help": {"text": doc, "markdown": doc},
-                          "defaultConfiguration": {"level": _SARIF_LEVEL[c.default_severity]},
-                          "properties": {"fix": c.fix_availability.value, "fixSafety": c.fix_safety,
-                                         "tags": [code[:2]]}})
+            rule = {"id": code, "name": c.name, "shortDescription": {"text": c.summary},
+                    "fullDescription": {"text": doc.split("\n\n", 1)[-1][:4000] or c.summary},
+                    "help": {"text": doc, "markdown": doc},
+                    "defaultConfiguration": {"level": _SARIF_LEVEL[c.default_severity]},
+                    "properties": {"fix": c.fix_availability.value, "fixSafety": c.fix_safety,
+                                   "tags": [code[:2]]}}
+            url = rule_url(code)
+            if url is not None:
+                rule["helpUri"] = url
+            rules.append(rule)
         sarif = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [{
             "tool": {"driver": {"name": "tidymark", "version": __version__, "semanticVersion": __version__,
                                 "informationUri": INFO_URI, "rules": rules}},
             "originalUriBaseIds": {"%SRCROOT%": {"uri": Path.cwd().as_uri() + "/"}},
             "columnKind": "unicodeCodePoints",
             "results": self.results}]}
-        json.dump(sarif, self.out, ensure_ascii=False, indent=2)
+        # compact: indentation tripled the size of a large run's document
+        json.dump(sarif, self.out, ensure_ascii=False, separators=(",", ":"))
         self.out.write("\n")
 
 

@@ -11,10 +11,59 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tidymark.plugins import registry
 from tidymark.rule import FixAvailability
+
+
+@lru_cache(maxsize=1)
+def _rule_page_base() -> str | None:
+    """Where the rule pages of this version live, from the installed distribution's metadata
+    (``[project.urls]`` in pyproject.toml): see :func:`page_base`."""
+    from importlib import metadata
+
+    try:
+        meta = metadata.metadata("tidymark")
+    except metadata.PackageNotFoundError:
+        return None
+    return page_base(meta.get_all("Project-URL") or (), meta["Version"])
+
+
+def page_base(project_urls, version: str) -> str | None:
+    """The ``docs/rules`` folder at the release tag ``v<version>`` of the repository named by
+    the ``Repository`` (or ``Source``) entry of ``project_urls`` (``"label, url"`` strings, as
+    in package metadata); None unless that is an https URL of GitHub or a GitLab."""
+    for entry in project_urls:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() not in ("repository", "source", "source code"):
+            continue
+        url = url.strip().rstrip("/").removesuffix(".git")
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        tree = "/blob/" if host == "github.com" else ("/-/blob/" if host.startswith("gitlab.") else None)
+        if tree is not None and parts.scheme == "https" and parts.path.strip("/"):
+            return f"{url}{tree}v{version}/docs/rules"
+    return None
+
+
+def rule_url(code: str) -> str | None:
+    """The documentation page of a built-in rule (``docs/rules/<CODE>.md`` of this version),
+    or None: plugin, rule-pack and local rules and the engine's TM001-TM003 have no page there."""
+    base = _rule_page_base()
+    if base is None or code not in _builtin_codes():
+        return None
+    return f"{base}/{code}.md"
+
+
+@lru_cache(maxsize=1)
+def _builtin_codes() -> frozenset[str]:
+    try:
+        return frozenset(info.cls.code for info in registry.builtin_rules())
+    except registry.RegistryError:
+        return frozenset()
 
 
 def _fix_cell(cls) -> str:

@@ -51,13 +51,25 @@ def tally(summary: dict, result, threshold, fail_on) -> None:
 
 
 def statistics(summary: dict) -> str:
+    """``--statistics``: problems per rule, most frequent first, with a header and a total.
+
+    The fix column says ``[*]`` when every problem of the rule is fixable with the run's
+    fixes, ``[n]`` when n of them are.
+    """
     rows = sorted(summary["remaining_per_rule"].items(), key=lambda kv: (-kv[1], kv[0]))
-    lines = []
+    total = sum(n for _, n in rows)
+    if not total:
+        return "No problems found.\n"
+    width = max(5, len(str(total)))
+    lines = [f"{'Count':>{width}}  {'Code':<6} {'Fix':<3} Rule"]
     for (code, name), n in rows:
         fixable = summary["fixable_per_rule"].get(code, 0)
         mark = "[*]" if fixable == n else (f"[{fixable}]" if fixable else "   ")
-        lines.append(f"{n:>6}  {code:<6} {mark} {name}")
-    return "\n".join(lines) + ("\n" if lines else "")
+        lines.append(f"{n:>{width}}  {code:<6} {mark} {name}")
+    fixable = summary.get("fixable", 0)
+    lines.append(f"{total:>{width}}  problem{'s' * (total != 1)} in total"
+                 + (f", {fixable} fixable with `tidymark fix`" if fixable else ""))
+    return "\n".join(lines) + "\n"
 
 
 def closing(s: dict) -> str:

@@ -7,7 +7,8 @@ JSON output is an array; each element::
      "severity": "error",
      "fix": null | {"applicability": "safe" | "unsafe" | "display-only", "message": "...",
                     "edits": [{"line": 3, "column": 1, "end_line": 4, "end_column": 1,
-                               "content": ""}]}}
+                               "content": ""}]},
+     "url": null | "https://.../docs/rules/DM002.md"}
 
 Lines and columns are 1-based; columns count Unicode code points.  ``end_*`` points just
 past the last character.  Fields are only ever added, never renamed or removed, within a
@@ -37,9 +38,11 @@ def diagnostic_json(path: str, d: Diagnostic, lines: LineIndex | None = None) ->
     if d.fix is not None:
         fix = {"applicability": d.fix.applicability.label, "message": d.fix.title,
                "edits": [_edit_json(lines, e) for e in d.fix.edits]}
+    from tidymark.outputs.docs import rule_url
+
     return {"path": path, "line": d.line, "column": d.column, "end_line": d.end_line,
             "end_column": d.end_column, "code": d.code, "name": d.name, "message": d.message,
-            "severity": d.severity.label, "fix": fix}
+            "severity": d.severity.label, "fix": fix, "url": rule_url(d.code)}
 
 
 #: Output formats whose reports quote the source text of each diagnostic's line.
@@ -117,3 +120,51 @@ def stream_is_tty(stream=None) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+class OutputFileError(Exception):
+    pass
+
+
+def run_to_output_file(path, run) -> int:
+    """``--output-file FILE``: run ``run()`` (a check or fix run, returning its exit code)
+    with what it prints on stdout going to FILE instead.
+
+    The output is written to a temporary file beside FILE that replaces it when the run
+    ends, so FILE is never left half-written: an interrupted run, or one that stopped on an
+    error before printing anything, leaves FILE as it was.  Missing folders are created; a
+    place that cannot take the file is an :class:`OutputFileError` before anything runs.
+    """
+    import contextlib
+    import os
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        raise OutputFileError(f"--output-file {path}: is a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # as ruff does
+        fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.",
+                                   suffix=".tmp")
+    except OSError as exc:
+        raise OutputFileError(f"--output-file {path}: cannot write there ({exc.strerror or exc})") from None
+    keep = False
+    try:
+        with open(fd, "w", encoding="utf-8", errors="surrogateescape") as stream:
+            with contextlib.redirect_stdout(stream):
+                code = run()
+            keep = code != 130 and (code in (0, 1) or stream.tell() > 0)
+        if keep:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # as a file the shell's `>` would create
+            os.replace(tmp, path)
+        return code
+    except OSError as exc:
+        keep = False
+        raise OutputFileError(f"--output-file {path}: cannot write it ({exc.strerror or exc})") from None
+    finally:
+        if not keep:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
