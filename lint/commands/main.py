@@ -601,220 +601,288 @@ def _broken_executor() -> type[BaseException]:
 
 
 def cmd_run(args) -> int:
-    from tidymark.run.baseline import Baseline, BaselineError
-    from tidymark.run.cache import cache_folder
-    from tidymark.run.config import ConfigError, ConfigResolver
-    from tidymark.diagnostics import Applicability, Severity
-    from tidymark.core.engine import INTERNAL_ERROR
-    from tidymark.run.files import Walker
-    from tidymark.outputs.text import REPORTERS
-    from tidymark.run.pipeline import RunOptions, RunState, run
-    from tidymark.plugins.registry import RegistryError
-    from tidymark.run.rulebook import FileResult, RuleBook, apply_settings
+    """``tidymark check`` and ``tidymark fix``: one run over the files, step by step."""
+    run = _CheckRun(args)
+    for step in (run.prepare,          # configuration, rules, the files to check, the baseline
+                 run.open_outputs,     # reporter, baseline writer, journal of the originals
+                 run.process_files,    # every file through the pipeline; an interrupted run stops cleanly
+                 run.report_results,   # cross-document pass, then one stream: settings, baseline, tally, output
+                 run.write_outputs):   # the baseline file, the closing lines, statistics, the HTML report
+        code = step()
+        if code is not None:
+            return code
+    return run.exit_code()
 
-    started = time.perf_counter()
-    mode = "check" if args.command == "check" else ("diff" if getattr(args, "diff", False) else "fix")
-    cli = cli_overrides(args)
-    stdin, problem = _stdin_path(args)
-    if problem:
-        _err(problem)
-        return EXIT_ERROR
-    try:
-        resolver = ConfigResolver(args.config, cli)
-        book = RuleBook()
-        paths = args.paths or [Path(".")]
-        top = resolver.for_dir(Path("."))
-        cache_dir = args.cache_dir or top.cache_dir
-        if args.use_cache or (mode == "fix" and getattr(args, "backup", None) is None
-                              and not getattr(args, "no_backup", False)):  # the journal is kept there
-            _check_cache_dir(cache_dir, "--cache-dir" if args.cache_dir else f"{top.describe()}: `cache-dir`")
-        if args.use_cache:
-            from tidymark.plugins import registry
 
-            registry.cache_entry_points(cache_folder(cache_dir))
-        _check_cli_selectors(args, book.table_for(top))
-        book.rules_for(top)  # validates the configuration before any file is touched
-        _started()
-        targets = list(Walker(resolver.for_dir).walk(paths)) if stdin is None else [(stdin, None)]
-        baseline = Baseline.load(args.baseline) if args.baseline else None
-        if args.write_baseline is not None:
-            from tidymark.run.baseline import check_target
+class _CheckRun:
+    """The state of one ``check``/``fix`` run, filled in by its steps (see :func:`cmd_run`);
+    a step returns None to go on, or the exit code that ends the run."""
 
-            check_target(args.write_baseline)  # before the run, not after it
-    except (ConfigError, RegistryError, BaselineError) as exc:
-        _err(str(exc))
-        return EXIT_ERROR
+    def __init__(self, args) -> None:
+        self.args = args
+        self.started = time.perf_counter()
+        self.mode = "check" if args.command == "check" else ("diff" if getattr(args, "diff", False) else "fix")
+        self.cli = cli_overrides(args)
+        self.summary = _summary.new(self.mode)
+        self.fixed_lines: list[str] = []
+        self.report_files: list[dict] = []
+        self.saved = 0
 
-    fmt = args.output_format or top.output_format or "text"
-    fail_on = Severity.parse(args.fail_on or top.fail_on)
-    threshold = Applicability.UNSAFE if top.unsafe_fixes else Applicability.SAFE
-    reporter_cls = REPORTERS.get(fmt)
-    if reporter_cls is None:  # the CI formats (SARIF, JUnit, ...) load only when asked for
-        from tidymark.outputs.ci import FORMATS
-        reporter_cls = FORMATS[fmt]
-    from tidymark.outputs.text import NEEDS_TEXT
-    report_to = sys.stderr if stdin is not None and mode == "fix" else sys.stdout  # stdout has the note
-    color = fmt == "text" and use_color(args.color, report_to)
-    reporter = reporter_cls(report_to, threshold, color=color)
-    table_only = args.statistics and fmt in ("text", "concise")  # --statistics: the table is the output
-    writer = Baseline(args.write_baseline) if args.write_baseline else None
-    keep_text = fmt in NEEDS_TEXT or baseline is not None or writer is not None or args.report is not None
-    journal_dir, backup_error = _journal_dir(args, mode, cache_dir) if stdin is None else (None, None)
-    if backup_error:
-        _err(backup_error)
-        return EXIT_ERROR
-    opts = RunOptions(mode=mode, config=args.config, cli=cli, jobs=args.jobs, cache_dir=cache_dir,
-                      use_cache=args.use_cache, keep_text=keep_text, report=args.report is not None,
-                      journal=journal_dir)
-    cwd = Path.cwd()
-    items: list[tuple[Path, str]] = []
-    results_pre: dict[int, FileResult] = {}
-    from dataclasses import replace as _replace
+    def prepare(self) -> int | None:
+        """Read the configuration and build the rules before any file is touched; list the files."""
+        from tidymark.plugins.registry import RegistryError
+        from tidymark.run.baseline import Baseline, BaselineError
+        from tidymark.run.cache import cache_folder
+        from tidymark.run.config import ConfigError, ConfigResolver
+        from tidymark.run.files import Walker
+        from tidymark.run.rulebook import RuleBook
 
-    from tidymark.core.engine import IO_ERROR, engine_diagnostic
-
-    for path, problem in targets:
+        args, mode = self.args, self.mode
+        self.stdin, problem = _stdin_path(args)
+        if problem:
+            _err(problem)
+            return EXIT_ERROR
         try:
-            display = os.path.relpath(path, cwd) if path.is_absolute() else str(path)
-        except ValueError:
-            display = str(path)
-        display = _printable(display)
-        if problem is not None:
-            diag = _replace(engine_diagnostic(IO_ERROR, problem), line=1, column=1, end_line=1, end_column=1)
-            results_pre[len(items)] = FileResult(path, display, [diag], error=problem)
-        items.append((path, display))
+            self.resolver = resolver = ConfigResolver(args.config, self.cli)
+            self.book = book = RuleBook()
+            paths = args.paths or [Path(".")]
+            self.top = top = resolver.for_dir(Path("."))
+            self.cache_dir = cache_dir = args.cache_dir or top.cache_dir
+            if args.use_cache or (mode == "fix" and getattr(args, "backup", None) is None
+                                  and not getattr(args, "no_backup", False)):  # the journal is kept there
+                _check_cache_dir(cache_dir, "--cache-dir" if args.cache_dir else f"{top.describe()}: `cache-dir`")
+            if args.use_cache:
+                from tidymark.plugins import registry
 
-    summary = _summary.new(mode)
-    fixed_lines: list[str] = []
-    report_files: list[dict] = []
-    from tidymark.run.results import RunResults
+                registry.cache_entry_points(cache_folder(cache_dir))
+            _check_cli_selectors(args, book.table_for(top))
+            book.rules_for(top)  # validates the configuration before any file is touched
+            _started()
+            self.targets = list(Walker(resolver.for_dir).walk(paths)) if self.stdin is None else [(self.stdin, None)]
+            self.baseline = Baseline.load(args.baseline) if args.baseline else None
+            if args.write_baseline is not None:
+                from tidymark.run.baseline import check_target
 
-    collected = RunResults()  # every file's result until the cross-document step has run
-    progress = _Progress(len(items), args.progress)
-    plain_out = reporter.out
-    out = reporter.out = progress.through(plain_out)  # diagnostics are written around the bar
-    state = RunState()
-    stream = None
-    untallied = None  # a result received but not yet kept (for the message of an interrupted run)
-    try:
-        if stdin is None:
-            stream = run([it for i, it in enumerate(items) if i not in results_pre], opts, state)
-        else:
-            from tidymark.run.textrun import stdin_results
-
-            stream = stdin_results(items[0], opts, sys.stdin.buffer.read(), sys.stdout.buffer)
-        for i in range(len(items)):
-            result = untallied = results_pre[i] if i in results_pre else next(stream)
-            progress.update()
-            if result.diff and fmt == "text":
-                out.write(_color_diff(result.diff) if color else result.diff)
-                result.diff = ""
-            collected.add(result)
-            untallied = None
-        for _ in stream:  # every result is in: the run ends (its cache index is saved, the cache pruned)
-            pass
-    except (ConfigError, RegistryError) as exc:
-        progress.close()
-        _err(str(exc))
-        return EXIT_ERROR
-    except KeyboardInterrupt as exc:
-        progress.close()
-        if stream is not None:
-            stream.close()  # the workers stop at a file boundary; what they finished is counted below
-        late = state.unreported + ([untallied] if untallied is not None else [])
-        done = len(collected) + len(late)
-        changed = collected.changed + sum(1 for r in late if r.changed)
-        saved = _finish_journal(journal_dir, args, complete=False)
-        undo = f"; `tidymark undo` restores {_the_changed(saved)}" if saved else ""
-        word = "terminated (SIGTERM)" if _terminated(exc) else "interrupted"
-        _err(f"{word} after {done} of {_n(len(items), 'file')} ({changed} changed; every file is either "
-             f"unchanged or completely fixed{undo})")
-        return EXIT_TERMINATED if _terminated(exc) else EXIT_INTERRUPTED
-    except _broken_executor() as exc:
-        progress.close()
-        saved = _finish_journal(journal_dir, args, complete=False)
-        undo = f"; `tidymark undo` restores {_the_changed(saved)}" if saved else ""
-        _err(f"a worker process died ({exc}); files it had finished were written whole, the others were not "
-             f"changed{undo}")
-        return EXIT_ERROR
-    except BrokenPipeError:  # the reader went away (`| head`): stop at a file boundary, as on Ctrl-C
-        progress.close()
-        if stream is not None:
-            stream.close()
-        _finish_journal(journal_dir, args, complete=False)
-        raise
-    progress.close()
-    reporter.out = plain_out
-    saved = _finish_journal(journal_dir, args, complete=True)
-    found = _project_pass(book, top, collected.facts, cache_folder(cache_dir) if args.use_cache else None)
-    for result in collected.merged(found):  # one stream: every output, the baseline and the summary
-        try:
-            settings = resolver.for_path(result.path) if result.error is not None else resolver.for_file(result.path)
-        except OSError:  # a path reported unreadable, in or at a folder that cannot be searched
-            settings = top
-        result.diagnostics = apply_settings(result.diagnostics, settings)
-        if writer is not None:
-            writer.record(result)
-        if baseline is not None:
-            summary["baselined"] += baseline.filter(result)
-        _summary.tally(summary, result, threshold, fail_on)
-        if args.report is not None:
-            from tidymark.outputs.html import file_entry
-
-            report_files.append(file_entry(result, mode))
-        if getattr(args, "show_fixes", False) and result.applied:
-            per = Counter(f"{d.code} ({d.name})" for d in result.applied)
-            fixed_lines.append(f"{result.display}:\n" + "".join(f"    {n} × {k}\n" for k, n in sorted(per.items())))
-        if (mode != "diff" or fmt != "text") and not table_only:
-            reporter.file(result)
-    summary["seconds"] = time.perf_counter() - started
-
-    if writer is not None:
-        try:
-            writer.write()
-        except BaselineError as exc:
+                check_target(args.write_baseline)  # before the run, not after it
+        except (ConfigError, RegistryError, BaselineError) as exc:
             _err(str(exc))
             return EXIT_ERROR
-        except OSError as exc:
-            _err(f"cannot write baseline {args.write_baseline}: {exc.strerror or exc}")
-            return EXIT_ERROR
-    if fmt == "text":
-        if mode == "diff":
-            reporter.out = sys.stderr  # the diff is the output; the summary goes to stderr
-        if not args.quiet:
-            if not table_only:  # with --statistics, the table stands for the diagnostics and the summary
-                reporter.finish(summary)
-            if fixed_lines:
-                reporter.out.write("Fixes applied:\n" + "".join(fixed_lines))
-            if mode == "fix" and summary["changed_files"]:
-                reporter.out.write(_closing(summary))
-            if saved:
-                reporter.out.write(f"The originals of {_the_changed(saved)} are kept in "
-                                   f"{_printable(str(journal_dir))}; `tidymark undo` restores them.\n")
-    else:
-        reporter.finish(summary)
-    if args.statistics:
-        (reporter.out if table_only else sys.stderr).write(_summary.statistics(summary))
-    if args.write_baseline is not None and not args.quiet:
-        sys.stderr.write(f"Baseline with {_n(sum(writer.counts.values()), 'problem')} written to "
-                         f"{args.write_baseline}\n")
-    if args.report is not None:
-        from tidymark.outputs.html import build_html
+        return None
 
-        try:
-            args.report.write_text(build_html(report_files, summary), encoding="utf-8")
-        except OSError as exc:
-            _err(f"cannot write report {args.report}: {exc}")
+    def open_outputs(self) -> int | None:
+        """The reporter of the output format, the baseline being written, the journal folder."""
+        from tidymark.diagnostics import Applicability, Severity
+        from tidymark.outputs.text import NEEDS_TEXT, REPORTERS
+        from tidymark.run.baseline import Baseline
+        from tidymark.run.pipeline import RunOptions
+
+        args, mode, top = self.args, self.mode, self.top
+        self.fmt = fmt = args.output_format or top.output_format or "text"
+        self.fail_on = Severity.parse(args.fail_on or top.fail_on)
+        self.threshold = Applicability.UNSAFE if top.unsafe_fixes else Applicability.SAFE
+        reporter_cls = REPORTERS.get(fmt)
+        if reporter_cls is None:  # the CI formats (SARIF, JUnit, ...) load only when asked for
+            from tidymark.outputs.ci import FORMATS
+            reporter_cls = FORMATS[fmt]
+        report_to = sys.stderr if self.stdin is not None and mode == "fix" else sys.stdout  # stdout has the note
+        self.color = fmt == "text" and use_color(args.color, report_to)
+        self.reporter = reporter_cls(report_to, self.threshold, color=self.color)
+        self.table_only = args.statistics and fmt in ("text", "concise")  # --statistics: the table is the output
+        self.writer = Baseline(args.write_baseline) if args.write_baseline else None
+        keep_text = (fmt in NEEDS_TEXT or self.baseline is not None or self.writer is not None
+                     or args.report is not None)
+        self.journal_dir, backup_error = (_journal_dir(args, mode, self.cache_dir) if self.stdin is None
+                                          else (None, None))
+        if backup_error:
+            _err(backup_error)
             return EXIT_ERROR
-    if summary["internal_errors"]:
-        return EXIT_ERROR
-    if args.exit_zero or args.write_baseline is not None:
-        return EXIT_OK  # recording a baseline is not a failing check
-    if args.exit_non_zero_on_fix and mode == "fix" and summary["changed_files"]:
-        return EXIT_PROBLEMS
-    if mode == "diff":  # like `ruff --diff`: 1 when there is a diff, 0 when there is nothing to change
-        return EXIT_PROBLEMS if summary["changed_files"] else EXIT_OK
-    return EXIT_PROBLEMS if summary["failing"] else EXIT_OK
+        self.opts = RunOptions(mode=mode, config=args.config, cli=self.cli, jobs=args.jobs, cache_dir=self.cache_dir,
+                               use_cache=args.use_cache, keep_text=keep_text, report=args.report is not None,
+                               journal=self.journal_dir)
+        return None
+
+    def _items(self) -> tuple[list[tuple[Path, str]], dict]:
+        """(path, display name) of every file in walk order, and the results of those already
+        known to be unreadable, by index."""
+        from dataclasses import replace as _replace
+
+        from tidymark.core.engine import IO_ERROR, engine_diagnostic
+        from tidymark.run.rulebook import FileResult
+
+        cwd = Path.cwd()
+        items: list[tuple[Path, str]] = []
+        results_pre: dict[int, FileResult] = {}
+        for path, problem in self.targets:
+            try:
+                display = os.path.relpath(path, cwd) if path.is_absolute() else str(path)
+            except ValueError:
+                display = str(path)
+            display = _printable(display)
+            if problem is not None:
+                diag = _replace(engine_diagnostic(IO_ERROR, problem), line=1, column=1, end_line=1, end_column=1)
+                results_pre[len(items)] = FileResult(path, display, [diag], error=problem)
+            items.append((path, display))
+        return items, results_pre
+
+    def process_files(self) -> int | None:
+        """Every file through the pipeline (the pool, or standard input), its result kept until
+        the cross-document step; diffs are written as they come."""
+        from tidymark.plugins.registry import RegistryError
+        from tidymark.run.config import ConfigError
+        from tidymark.run.pipeline import RunState, run
+        from tidymark.run.results import RunResults
+
+        args, fmt, reporter = self.args, self.fmt, self.reporter
+        items, results_pre = self._items()
+        self.collected = collected = RunResults()  # every file's result until the cross-document step has run
+        progress = _Progress(len(items), args.progress)
+        plain_out = reporter.out
+        out = reporter.out = progress.through(plain_out)  # diagnostics are written around the bar
+        state = RunState()
+        stream = None
+        untallied = None  # a result received but not yet kept (for the message of an interrupted run)
+        try:
+            if self.stdin is None:
+                stream = run([it for i, it in enumerate(items) if i not in results_pre], self.opts, state)
+            else:
+                from tidymark.run.textrun import stdin_results
+
+                stream = stdin_results(items[0], self.opts, sys.stdin.buffer.read(), sys.stdout.buffer)
+            for i in range(len(items)):
+                result = untallied = results_pre[i] if i in results_pre else next(stream)
+                progress.update()
+                if result.diff and fmt == "text":
+                    out.write(_color_diff(result.diff) if self.color else result.diff)
+                    result.diff = ""
+                collected.add(result)
+                untallied = None
+            for _ in stream:  # every result is in: the run ends (its cache index is saved, the cache pruned)
+                pass
+        except (ConfigError, RegistryError) as exc:
+            progress.close()
+            _err(str(exc))
+            return EXIT_ERROR
+        except KeyboardInterrupt as exc:
+            progress.close()
+            if stream is not None:
+                stream.close()  # the workers stop at a file boundary; what they finished is counted below
+            late = state.unreported + ([untallied] if untallied is not None else [])
+            done = len(collected) + len(late)
+            changed = collected.changed + sum(1 for r in late if r.changed)
+            saved = _finish_journal(self.journal_dir, args, complete=False)
+            undo = f"; `tidymark undo` restores {_the_changed(saved)}" if saved else ""
+            word = "terminated (SIGTERM)" if _terminated(exc) else "interrupted"
+            _err(f"{word} after {done} of {_n(len(items), 'file')} ({changed} changed; every file is either "
+                 f"unchanged or completely fixed{undo})")
+            return EXIT_TERMINATED if _terminated(exc) else EXIT_INTERRUPTED
+        except _broken_executor() as exc:
+            progress.close()
+            saved = _finish_journal(self.journal_dir, args, complete=False)
+            undo = f"; `tidymark undo` restores {_the_changed(saved)}" if saved else ""
+            _err(f"a worker process died ({exc}); files it had finished were written whole, the others were not "
+                 f"changed{undo}")
+            return EXIT_ERROR
+        except BrokenPipeError:  # the reader went away (`| head`): stop at a file boundary, as on Ctrl-C
+            progress.close()
+            if stream is not None:
+                stream.close()
+            _finish_journal(self.journal_dir, args, complete=False)
+            raise
+        progress.close()
+        reporter.out = plain_out
+        self.saved = _finish_journal(self.journal_dir, args, complete=True)
+        return None
+
+    def report_results(self) -> int | None:
+        """The cross-document pass, then one stream of results: each file's settings, the
+        baseline, the tally and the reporter see the same problems in the same order."""
+        from tidymark.run.cache import cache_folder
+        from tidymark.run.rulebook import apply_settings
+
+        args, mode, summary = self.args, self.mode, self.summary
+        resolver, top = self.resolver, self.top
+        found = _project_pass(self.book, top, self.collected.facts,
+                              cache_folder(self.cache_dir) if args.use_cache else None)
+        for result in self.collected.merged(found):  # one stream: every output, the baseline and the summary
+            try:
+                settings = (resolver.for_path(result.path) if result.error is not None
+                            else resolver.for_file(result.path))
+            except OSError:  # a path reported unreadable, in or at a folder that cannot be searched
+                settings = top
+            result.diagnostics = apply_settings(result.diagnostics, settings)
+            if self.writer is not None:
+                self.writer.record(result)
+            if self.baseline is not None:
+                summary["baselined"] += self.baseline.filter(result)
+            _summary.tally(summary, result, self.threshold, self.fail_on)
+            if args.report is not None:
+                from tidymark.outputs.html import file_entry
+
+                self.report_files.append(file_entry(result, mode))
+            if getattr(args, "show_fixes", False) and result.applied:
+                per = Counter(f"{d.code} ({d.name})" for d in result.applied)
+                self.fixed_lines.append(f"{result.display}:\n"
+                                        + "".join(f"    {n} × {k}\n" for k, n in sorted(per.items())))
+            if (mode != "diff" or self.fmt != "text") and not self.table_only:
+                self.reporter.file(result)
+        summary["seconds"] = time.perf_counter() - self.started
+        return None
+
+    def write_outputs(self) -> int | None:
+        """The baseline file, the summary and closing lines, the statistics table, the HTML report."""
+        from tidymark.run.baseline import BaselineError
+
+        args, mode, summary, reporter, writer = self.args, self.mode, self.summary, self.reporter, self.writer
+        if writer is not None:
+            try:
+                writer.write()
+            except BaselineError as exc:
+                _err(str(exc))
+                return EXIT_ERROR
+            except OSError as exc:
+                _err(f"cannot write baseline {args.write_baseline}: {exc.strerror or exc}")
+                return EXIT_ERROR
+        if self.fmt == "text":
+            if mode == "diff":
+                reporter.out = sys.stderr  # the diff is the output; the summary goes to stderr
+            if not args.quiet:
+                if not self.table_only:  # with --statistics, the table stands for the diagnostics and the summary
+                    reporter.finish(summary)
+                if self.fixed_lines:
+                    reporter.out.write("Fixes applied:\n" + "".join(self.fixed_lines))
+                if mode == "fix" and summary["changed_files"]:
+                    reporter.out.write(_closing(summary))
+                if self.saved:
+                    reporter.out.write(f"The originals of {_the_changed(self.saved)} are kept in "
+                                       f"{_printable(str(self.journal_dir))}; `tidymark undo` restores them.\n")
+        else:
+            reporter.finish(summary)
+        if args.statistics:
+            (reporter.out if self.table_only else sys.stderr).write(_summary.statistics(summary))
+        if args.write_baseline is not None and not args.quiet:
+            sys.stderr.write(f"Baseline with {_n(sum(writer.counts.values()), 'problem')} written to "
+                             f"{args.write_baseline}\n")
+        if args.report is not None:
+            from tidymark.outputs.html import build_html
+
+            try:
+                args.report.write_text(build_html(self.report_files, summary), encoding="utf-8")
+            except OSError as exc:
+                _err(f"cannot write report {args.report}: {exc}")
+                return EXIT_ERROR
+        return None
+
+    def exit_code(self) -> int:
+        args, mode, summary = self.args, self.mode, self.summary
+        if summary["internal_errors"]:
+            return EXIT_ERROR
+        if args.exit_zero or args.write_baseline is not None:
+            return EXIT_OK  # recording a baseline is not a failing check
+        if args.exit_non_zero_on_fix and mode == "fix" and summary["changed_files"]:
+            return EXIT_PROBLEMS
+        if mode == "diff":  # like `ruff --diff`: 1 when there is a diff, 0 when there is nothing to change
+            return EXIT_PROBLEMS if summary["changed_files"] else EXIT_OK
+        return EXIT_PROBLEMS if summary["failing"] else EXIT_OK
 
 
 def _the_changed(count: int) -> str:
