@@ -273,7 +273,7 @@ class Worker:
             if entry is not None and self.opts.warm_checked:  # for the main process's index
                 res.indexed = _index_record(path, doc.stat, read_ns, content, key, entry)  # type: ignore[attr-defined]
             if self.opts.report:
-                from tidymark.outputs.html import removals
+                from tidymark.run.removals import removals
 
                 res.removals = removals(doc.text, [(d, [e.span for e in d.fix.edits])
                                                    for d in res.diagnostics if d.fix is not None], threshold)
@@ -281,7 +281,7 @@ class Worker:
         out = fix_document(doc, rules, threshold, unfixable, guard=Guard(max_removal=settings.max_removal),
                            timeout=timeout, known=known)
         if self.opts.report:
-            from tidymark.outputs.html import removals
+            from tidymark.run.removals import removals
 
             res.removals = removals(doc.text, out.applied_in_original(), Applicability.DISPLAY_ONLY)
         res.diagnostics = out.problems + out.diagnostics
