@@ -95,7 +95,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     perf.add_argument("-j", "--jobs", type=_jobs, default=0, metavar="N", help="worker processes (default: one per core)")
     p.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false", default=None,
                    help="also check files ignored by .gitignore")
-    # --- scale-out engines (tidymark.adapters.engine_cli; docs/scaling-out.md) -----------------
+    # --- scale-out engines (tidymark.commands.engines; docs/scaling-out.md) -----------------
     eng = p.add_argument_group("engine")
     eng.add_argument("--engine", choices=("local", "ray", "dask"), default="local",
                      help="local (default: a process pool), ray or dask (needs the tidymark[ray] / [dask] extra)")

@@ -1,7 +1,7 @@
 """CI output formats: SARIF 2.1.0, GitHub workflow commands, JUnit XML, GitLab Code
 Quality, concise text.  (``text`` and ``json`` live in :mod:`tidymark.output`.)
 
-Every reporter receives one :class:`~tidymark.runner.FileResult` per file, in order, and
+Every reporter receives one :class:`~tidymark.run.rulebook.FileResult` per file, in order, and
 writes its document in ``finish``.  Paths are relative to the working directory with
 forward slashes.  Columns are Unicode code points (SARIF says so with ``columnKind``).
 """

@@ -1,7 +1,8 @@
-"""The per-file pipeline: read, decode, check or fix, write back atomically.
+"""The rule book (:class:`RuleBook`: rules per resolved settings, and the settings' policy,
+:func:`apply_settings`) and a file's input and output: read, decode, write back atomically.
 
-:mod:`tidymark.pipeline` runs it per file (``Worker.process``); the CLI maps that over the
-discovered files.  A file is written only when its bytes change, through a temporary file
+:mod:`tidymark.run.pipeline` uses them per file (``Worker.process``); the CLI maps that over
+the discovered files.  A file is written only when its bytes change, through a temporary file
 in the same folder that replaces the original atomically, keeping the file's mode, BOM,
 newline style and final newline.  Before replacing, the file is read again: if it changed
 since it was checked, it is left alone and reported.

@@ -1,6 +1,6 @@
 """The per-file pipeline over text that is not read from a file: standard input, an editor's buffer.
 
-:class:`TextWorker` is the pipeline's :class:`~tidymark.pipeline.Worker` with its input given
+:class:`TextWorker` is the pipeline's :class:`~tidymark.run.pipeline.Worker` with its input given
 as bytes and its output kept instead of written: the settings, rules, fix loop, guard and
 engine diagnostics are exactly those of ``tidymark check``/``fix`` on a file at ``path``
 (``--stdin-filename``), so piping a note through gives what checking the file gives.
