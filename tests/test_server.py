@@ -372,7 +372,8 @@ def test_debounce_checks_a_burst_of_changes_once(notes, monkeypatch):
     text = note.read_text(encoding="utf-8")
 
     async def go():
-        async with Editor(notes, {"debounceMs": 300}) as ed:
+        # a window far longer than the burst takes to send, even on a loaded machine
+        async with Editor(notes, {"debounceMs": 2000}) as ed:
             u = ed.open(note)
             await ed.diagnostics(u, 1)
             for v in range(2, 12):
