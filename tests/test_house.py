@@ -215,3 +215,12 @@ def test_moved_module_paths_are_the_same_modules():
 
     for old, new in tidymark._MOVED.items():
         assert importlib.import_module(old) is importlib.import_module(new), old
+
+
+def test_all_in_a_suppression_comment_means_every_rule(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.md").write_text("---\ntitle: Hello\ntitle: Again\n---\n\n<!-- tidymark-disable-file ALL -->\n\nText.\n",
+                                   encoding="utf-8")
+    code = main(["check", "--no-cache", "m.md"])
+    out, _ = capsys.readouterr()
+    assert code == 0 and "All checks passed!" in out, out
