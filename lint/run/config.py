@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from tidymark.rule import did_you_mean
+
 CONFIG_NAMES = (".tidymark.yaml", ".tidymark.yml", "tidymark.yaml", "tidymark.yml")
 DEFAULT_EXCLUDE = (".git", ".hg", ".svn", ".obsidian", ".trash", "node_modules", "__pycache__",
                    ".venv", "venv", ".tox", ".mypy_cache", ".pytest_cache", ".tidymark_cache")
@@ -53,16 +55,6 @@ class Settings:
 
     def describe(self) -> str:
         return str(self.source) if self.source else "defaults (no configuration file found)"
-
-
-def did_you_mean(word: str, choices) -> str:
-    """`` (did you mean `select`?)`` for the choice closest to a mistyped ``word``, or ""."""
-    import difflib
-
-    choices = list(choices)
-    folded = {c.lower(): c for c in choices}
-    close = difflib.get_close_matches(str(word).lower(), list(folded), n=1)
-    return f" (did you mean `{folded[close[0]]}`?)" if close else ""
 
 
 def _strs(value: Any, where: str, key: str) -> tuple[str, ...]:
