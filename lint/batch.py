@@ -42,9 +42,9 @@ from typing import Any, Iterable, Iterator, Sequence
 from tidymark.run.config import ConfigResolver, Settings
 from tidymark.diagnostics import Applicability, Diagnostic, Severity
 from tidymark.document import Document
-from tidymark.core.engine import IO_ERROR, Guard, budget_check, check_document, engine_diagnostic, fix_document
+from tidymark.core.engine import IO_ERROR, engine_diagnostic
 from tidymark.core.project import ProjectRule, collect_facts
-from tidymark.run.rulebook import RuleBook, apply_settings, unfixable_codes
+from tidymark.run.rulebook import RuleBook, apply_settings
 from tidymark.source import BOM, DecodeError, LineIndex, decode, encode
 
 RecordId = Any
@@ -327,15 +327,13 @@ class BatchLinter:
         fixed = None
         applied: list[str] = []
         removed = 0
-        threshold = Applicability.UNSAFE if settings.unsafe_fixes else Applicability.SAFE
-        unfixable = unfixable_codes(rules, settings)
+        from tidymark.run.pipeline import check_under, fix_under  # one document under settings, as the CLI's workers
+
         if not self.fix:
-            diags = budget_check(doc, check_document(doc, rules, known=self.book.known_for(settings)), threshold,
-                                 unfixable, settings.max_removal)
+            diags = check_under(self.book, doc, rules, settings)
             final = doc.text
         else:
-            res = fix_document(doc, rules, threshold, unfixable, guard=Guard(max_removal=settings.max_removal),
-                               known=self.book.known_for(settings))
+            res = fix_under(self.book, doc, rules, settings)
             diags = res.problems + res.diagnostics
             final = res.text
             if res.text != doc.text:

@@ -28,9 +28,10 @@ from tidymark.run.cache import (FileIndex, ResultCache, cache_folder, digest, pa
                             signature)
 from tidymark.run.config import ConfigResolver
 from tidymark.diagnostics import Applicability
-from tidymark.core.engine import (INTERNAL_ERROR, IO_ERROR, Guard, budget_check, check_document, engine_diagnostic,
-                                   fix_document)
+from tidymark.core.engine import (INTERNAL_ERROR, IO_ERROR, FixOutcome, Guard, budget_check, check_document,
+                                   engine_diagnostic, fix_document)
 from tidymark.core.project import ProjectRule, collect_facts
+from tidymark.document import Document
 from tidymark.run.rulebook import (FileResult, RuleBook, check_size, read_bytes_and_stat, read_document, unified_diff,
                                    unfixable_codes, write_atomic)
 from tidymark.source import DecodeError, decode, encode
@@ -266,8 +267,7 @@ class Worker:
             if cached is not None:
                 res.diagnostics = cached
             else:
-                res.diagnostics = budget_check(doc, check_document(doc, rules, timeout=timeout, known=known), threshold,
-                                               unfixable, settings.max_removal)
+                res.diagnostics = check_under(self.book, doc, rules, settings, timeout=timeout)
             if cached is None and key is not None and not _failed(res.diagnostics):
                 entry = self.cache.put(key, res.diagnostics, res.facts)
             if entry is not None and self.opts.warm_checked:  # for the main process's index
@@ -278,8 +278,7 @@ class Worker:
                 res.removals = removals(doc.text, [(d, [e.span for e in d.fix.edits])
                                                    for d in res.diagnostics if d.fix is not None], threshold)
             return res
-        out = fix_document(doc, rules, threshold, unfixable, guard=Guard(max_removal=settings.max_removal),
-                           timeout=timeout, known=known)
+        out = fix_under(self.book, doc, rules, settings, timeout=timeout)
         if self.opts.report:
             from tidymark.run.removals import removals
 
@@ -355,6 +354,23 @@ class Worker:
         except BaseException:
             self.journal.forget(real)
             raise
+
+
+def check_under(book: RuleBook, doc: Document, rules: list, settings, *, timeout: float | None = None) -> list:
+    """``check`` of one document under ``settings``, for the pool's workers and the batch API
+    alike: the rules' diagnostics, suppression codes judged against every rule the run knows,
+    and the deletion budget's note when ``fix`` would hold removals back."""
+    threshold = Applicability.UNSAFE if settings.unsafe_fixes else Applicability.SAFE
+    return budget_check(doc, check_document(doc, rules, timeout=timeout, known=book.known_for(settings)), threshold,
+                        unfixable_codes(rules, settings), settings.max_removal)
+
+
+def fix_under(book: RuleBook, doc: Document, rules: list, settings, *, timeout: float | None = None) -> FixOutcome:
+    """``fix`` of one document under ``settings`` (the fix loop with the settings' threshold,
+    ``unfixable`` rules and deletion budget), for the pool's workers and the batch API alike."""
+    threshold = Applicability.UNSAFE if settings.unsafe_fixes else Applicability.SAFE
+    return fix_document(doc, rules, threshold, unfixable_codes(rules, settings),
+                        guard=Guard(max_removal=settings.max_removal), timeout=timeout, known=book.known_for(settings))
 
 
 def _with_budget(fp: str, settings) -> str:
