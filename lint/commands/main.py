@@ -653,8 +653,9 @@ class _CheckRun:
                 _check_cache_dir(cache_dir, "--cache-dir" if args.cache_dir else f"{top.describe()}: `cache-dir`")
             if args.use_cache:
                 from tidymark.plugins import registry
+                from tidymark.run import cache
 
-                registry.cache_entry_points(cache_folder(cache_dir))
+                registry.cache_entry_points(cache_folder(cache_dir), cache)
             _check_cli_selectors(args, book.table_for(top))
             book.rules_for(top)  # validates the configuration before any file is touched
             _started()

@@ -94,13 +94,19 @@ def _collect(target) -> list[type[Rule]]:
 
 
 _EP_CACHE_DIR: Path | None = None
+_EP_STORE = None  # tidymark.run.cache, handed over by the run (see cache_entry_points)
 
 
-def cache_entry_points(directory: Path | None) -> None:
-    """Keep the entry-point scan in ``directory`` (None: scan the distributions every run)."""
-    global _EP_CACHE_DIR
-    if directory != _EP_CACHE_DIR:
-        _EP_CACHE_DIR = directory
+def cache_entry_points(directory: Path | None, store=None) -> None:
+    """Keep the entry-point scan in ``directory`` (None: scan the distributions every run).
+
+    ``store`` reads and writes one sealed JSON entry of that folder (``read_entry(path)``,
+    ``write_entry(directory, path, data)``): the run hands over :mod:`tidymark.run.cache`, so
+    discovery needs no knowledge of the cache's format.  Without a store nothing is kept."""
+    global _EP_CACHE_DIR, _EP_STORE
+    directory = directory if store is not None else None
+    if directory != _EP_CACHE_DIR or store is not _EP_STORE:
+        _EP_CACHE_DIR, _EP_STORE = directory, store
         plugin_rules.cache_clear()
 
 
@@ -156,17 +162,15 @@ def _entry_points() -> list[list]:
     where = hashlib.sha256(f"{sys.executable}|{sys.version}|{sys.path!r}".encode()).hexdigest()[:16]
     path = _EP_CACHE_DIR / f"entry-points-{where}.json"
     state = _installed_state()
-    from tidymark.run.cache import read_entry, write_entry
-
     try:
-        kept = read_entry(path)  # None when damaged (sealed with a checksum)
+        kept = _EP_STORE.read_entry(path)  # None when damaged (sealed with a checksum)
         if kept["state"] == state and kept["group"] == ENTRY_POINT_GROUP:
             return kept["entry_points"]
     except (OSError, ValueError, KeyError, TypeError):
         pass
     found = _scan_entry_points()
 
-    write_entry(_EP_CACHE_DIR, path, {"group": ENTRY_POINT_GROUP, "state": state, "entry_points": found})
+    _EP_STORE.write_entry(_EP_CACHE_DIR, path, {"group": ENTRY_POINT_GROUP, "state": state, "entry_points": found})
     return found
 
 
