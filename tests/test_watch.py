@@ -41,7 +41,9 @@ class Running:
         self.err = folder.parent / "watch.err"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tidymark", "watch", ".", "--settle", str(settle), *args],
-            cwd=folder, stdout=self.out.open("wb"), stderr=self.err.open("wb"), stdin=subprocess.DEVNULL)
+            cwd=folder, stdout=self.out.open("wb"), stderr=self.err.open("wb"), stdin=subprocess.DEVNULL,
+            # Ctrl-C's default action even when the suite runs as a background job (SIGINT ignored there)
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         wait_for(lambda: "watching" in self.stderr() or self.proc.poll() is not None, what="the watcher to start")
         assert self.proc.poll() is None, self.stderr()
         time.sleep(0.3)  # the file events are being listened to
