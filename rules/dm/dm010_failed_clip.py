@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from tidymark import boilerplate as bp
-from tidymark import platforms
-from tidymark.clipper import same_title
+from tidymark.phrases import boilerplate as bp
+from tidymark.rules import _platforms as platforms
+from tidymark.rules._clipper import same_title
 from tidymark.diagnostics import Severity
 from tidymark.rule import Rule
 

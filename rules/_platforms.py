@@ -352,9 +352,7 @@ def parse_table(data: Any, source: str = "table") -> Table:
 
 def default_table_path() -> Path:
     """``<tidymark.rules>/data/platforms.yaml`` (installed or in the source tree)."""
-    from tidymark.proxies import default_table_path as proxy_table
-
-    return proxy_table().parent / TABLE_FILE
+    return Path(__file__).resolve().parent / "data" / TABLE_FILE
 
 
 @lru_cache(maxsize=8)
@@ -444,7 +442,7 @@ def is_image_only(line: str) -> bool:
 
 def recognised(doc, table: Table) -> tuple[Platform, ...]:
     """The rows of ``table`` whose platform the note comes from."""
-    from tidymark.boilerplate import host_matches, own_hosts
+    from tidymark.phrases.boilerplate import host_matches, own_hosts
 
     body = doc.text[doc.body_start:]
     found = set()
@@ -486,7 +484,7 @@ class _Lines:
         self.raw = [lines.line_text(i) for i in range(self.start, self.count)]
         self._plain: dict[int, str] = {}
         self.nonblank = [i for i in range(self.start, self.count) if self.raw[i - self.start].strip()]
-        from tidymark.boilerplate import fenced_code_spans
+        from tidymark.phrases.boilerplate import fenced_code_spans
 
         fences = fenced_code_spans(doc)
         self.fenced: set[int] = set()
@@ -521,7 +519,7 @@ _LINK_TAIL = re.compile(r"\s*\]\([^()\s]*(?:\s+\"[^\"]*\")?\)\s*")
 
 
 def _too_wide(lines: _Lines, a: int, b: int, limit: int) -> bool:
-    from tidymark.boilerplate import visible_width
+    from tidymark.phrases.boilerplate import visible_width
 
     return any(visible_width(lines.text(i)) > limit for i in range(a, b)
                if not lines.blank(i) and not is_image_only(lines.text(i))

@@ -3,8 +3,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from tidymark import boilerplate as bp
-from tidymark import platforms
+from tidymark.phrases import boilerplate as bp
+from tidymark.rules import _platforms as platforms
 from tidymark.diagnostics import Fix, FixKind, Severity
 from tidymark.edits import remove_lines
 from tidymark.rule import FixAvailability, Rule
