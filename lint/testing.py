@@ -122,6 +122,17 @@ def _changed_lines_outside(before: str, after: str, allowed: list[Span]) -> list
             if not any(s.start <= pos <= s.end for s in allowed):
                 bad.append(f"insertion before line {i1 + 1}: {''.join(b[j1:j2])!r}")
             continue
+
+        def covered(k: int) -> bool:
+            return any(s.start < starts[k + 1] and starts[k] < max(s.end, s.start + 1) for s in allowed)
+
+        if j1 == j2 and not all(covered(k) for k in range(i1, i2)):
+            # a pure deletion slides over identical lines (a blank line before or after the
+            # removed run): any equivalent position covered by the edits is the same change
+            kept = a[:i1] + a[i2:]
+            if any(0 <= i1 + d and i2 + d <= len(a) and a[:i1 + d] + a[i2 + d:] == kept
+                   and all(covered(k) for k in range(i1 + d, i2 + d)) for d in (1, 2, 3, -1, -2, -3)):
+                continue
         for k in range(i1, i2):
             ls, le = starts[k], starts[k + 1]
             if not any(s.start < le and ls < max(s.end, s.start + 1) for s in allowed):

@@ -176,8 +176,8 @@ def test_default_selection_is_every_enabled_builtin():
 
 def test_selection_specificity():
     book = RuleBook()
-    assert codes(book.rules_for(Settings(select=("FM",), ignore=("FM001",)))) == ["FM000", "FM002"]
-    assert codes(book.rules_for(Settings(select=("FM0",)))) == ["FM000", "FM001", "FM002"]
+    assert codes(book.rules_for(Settings(select=("FM",), ignore=("FM001",)))) == ["FM000", "FM002", "FM003"]
+    assert codes(book.rules_for(Settings(select=("FM0",)))) == ["FM000", "FM001", "FM002", "FM003"]
     assert codes(book.rules_for(Settings(select=("PB",), extend_select=("FM002",)))) == ["FM002", "PB001"]
     assert codes(book.rules_for(Settings(ignore=("FM",), extend_select=("FM001",), select=("FM", "PB")))) \
         == ["FM001", "PB001"]

@@ -116,7 +116,7 @@ def check_file(path: Path) -> list[str]:
     fixed = Document(out.text, path, bom=doc.bom, newline=doc.newline)
     applied = out.applied_in_original()
     removed = [s for d, spans in applied if d.fix.kind in REMOVALS for s in spans]
-    lifted = [s for d, spans in applied if d.code == "DM004" for s in spans]
+    lifted = [s for d, spans in applied if d.code in ("DM004", "DM007") for s in spans]
 
     # paragraphs outside removals survive
     kept = Counter(norm(t) for span, t in paragraphs(doc) if not _inside(span, removed + lifted))
@@ -134,7 +134,9 @@ def check_file(path: Path) -> list[str]:
     # front matter keys
     keys0, keys1 = fm_keys(doc), fm_keys(fixed)
     if keys0 is not None:
-        extra = {"url"} if lifted else set()
+        from tidymark.lift import FACT_KEYS
+
+        extra = {"url", "tags", *(k for ks in FACT_KEYS.values() for k in ks)} if lifted else set()
         if keys1 is None:
             problems.append("the front matter no longer parses")
         elif not (keys0 <= keys1 <= keys0 | extra):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tidymark.batch import BatchLinter, to_cli_json
+from tidymark.results import merge_records
 
 # Without dask these tests skip, but fail when CI=true (the `dask_engine` fixture, tests/conftest.py).
 # A stalled scheduler fails its test after 180 s (time_limit, tests/conftest.py) and the other Dask
@@ -35,10 +36,14 @@ def test_bag_and_dataframe_adapters(engine_corpus, engine_expected, monkeypatch)
     docs = lint_bag(read_markdown(str(engine_corpus), files_per_partition=50), discover=True)
     rows = sorted(docs.compute(scheduler="processes", num_workers=2), key=lambda r: r["id"])
     rel = {r["id"]: Path(r["id"]).relative_to(engine_corpus).as_posix() for r in rows}
-    got = [to_cli_json(d, rel[r["id"]]) for r in rows for d in r["diagnostics"]]
+    groups = [(rel[r["id"]], [to_cli_json(d, rel[r["id"]]) for d in r["diagnostics"]]) for r in rows]
     facts = {rel[r["id"]]: r["facts"] for r in rows if r["facts"]}
-    got += [to_cli_json(d) for d in BatchLinter(discover=True).project_records(facts)]
-    assert got == engine_expected["check"]
+    extra: dict[str, list[dict]] = {}
+    for d in BatchLinter(discover=True).project_records(facts):
+        rec = to_cli_json(d)
+        extra.setdefault(rec["path"], []).append(rec)
+    got = merge_records(groups, extra)
+    assert got == engine_expected["check"]  # the command line's one stream: cross-document records in place
 
     files = _snapshot(engine_corpus)
     texts = {k: v.decode("utf-8") for k, v in files.items() if _decodes(v)}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tidymark.batch import BatchLinter, to_cli_json
+from tidymark.results import merge_records
 
 # Every test takes the `ray_session` fixture (tests/conftest.py): one local Ray shared by these tests,
 # shut down after the last of them; without ray they skip, but fail when CI=true. A stalled Ray fails
@@ -28,6 +29,13 @@ def _canon(records) -> list[str]:
     return sorted(json.dumps(r, sort_keys=True, ensure_ascii=False) for r in records)
 
 
+def _by_path(records) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for rec in records:
+        out.setdefault(rec["path"], []).append(rec)
+    return out
+
+
 def test_map_batches_adapter(ray_session, engine_corpus, engine_expected, monkeypatch):
     from tidymark.adapters.ray_adapter import TidymarkLinter, explode, read_markdown
 
@@ -37,10 +45,12 @@ def test_map_batches_adapter(ray_session, engine_corpus, engine_expected, monkey
                           num_cpus=0.5, compute=ray_session.data.ActorPoolStrategy(size=2)).materialize()
     rows = sorted(docs.take_all(), key=lambda r: _rel(engine_corpus, r["id"]))
     assert len(rows) == len(engine_expected["original"])
-    got = [to_cli_json({**d, "id": r["id"]}, _rel(engine_corpus, r["id"])) for r in rows for d in r["diagnostics"]]
+    groups = [(_rel(engine_corpus, r["id"]),
+               [to_cli_json({**d, "id": r["id"]}, _rel(engine_corpus, r["id"])) for d in r["diagnostics"]])
+              for r in rows]
     facts = {_rel(engine_corpus, r["id"]): json.loads(r["facts"]) for r in rows if r["facts"]}
-    got += [to_cli_json(d) for d in BatchLinter(discover=True).project_records(facts)]
-    assert got == engine_expected["check"]
+    got = merge_records(groups, _by_path(to_cli_json(d) for d in BatchLinter(discover=True).project_records(facts)))
+    assert got == engine_expected["check"]  # the command line's one stream: cross-document records in place
     flat = docs.map_batches(explode, batch_format="pyarrow").take_all()
     assert len(flat) == sum(len(r["diagnostics"]) for r in rows)
 

@@ -5,7 +5,7 @@ A pack is a YAML file with a list of rules; each rule has a ``kind``::
     rules:
       - code: XX001                 # the pack's own prefix + three digits
         name: company-banner        # kebab-case
-        kind: phrase                # phrase | block | front-matter | link | substitution
+        kind: phrase                # phrase | block | front-matter | link | substitution | schema
         message: Internal banner left in a published note
         patterns: ["INTERNAL USE ONLY"]
         fix: remove
@@ -37,6 +37,10 @@ regular expression, and ``ignore-case: true`` to compare case-insensitively):
 ``substitution``
     Text matching ``pattern`` (regex) outside code is replaced by ``replacement``
     (``fix: replace``; the rule reports each match).
+``schema``
+    ``map`` (old key: new key, or ``preset: web-clipper`` to start from Obsidian Web
+    Clipper's keys) renames top-level front-matter keys in place (``fix: rename``): only
+    the key's text changes.  A key whose new name is taken is reported, not renamed.
 
 Packs are loaded from the ``rule-packs`` configuration key (paths relative to the
 configuration file).  Errors name the file, line and field.  Pack rules run only when
@@ -56,7 +60,7 @@ from tidymark.edits import remove_lines
 from tidymark.rule import CODE_RE, NAME_RE, FixAvailability, Rule
 from tidymark.source import Span
 
-KINDS = ("phrase", "block", "front-matter", "link", "substitution")
+KINDS = ("phrase", "block", "front-matter", "link", "substitution", "schema")
 COMMON = {"code", "name", "kind", "message", "summary", "description", "severity", "applicability", "fix"}
 FIELDS = {
     "phrase": {"patterns", "unit", "match", "ignore-case"},
@@ -64,9 +68,11 @@ FIELDS = {
     "front-matter": {"key", "required", "forbidden", "pattern", "type", "default"},
     "link": {"url-pattern", "targets", "replacement"},
     "substitution": {"pattern", "replacement", "ignore-case"},
+    "schema": {"map", "preset"},
 }
 FIXES = {"phrase": ("remove", "none"), "block": ("remove", "none"), "front-matter": ("add", "remove", "none"),
-         "link": ("rewrite", "remove", "none"), "substitution": ("replace", "none")}
+         "link": ("rewrite", "remove", "none"), "substitution": ("replace", "none"),
+         "schema": ("rename", "none")}
 
 
 class PackError(Exception):
@@ -247,6 +253,15 @@ class PackRule(Rule):
             if "type" in s and not _type_ok(s["type"], value):
                 yield self._report(where, f"`{key}` is not a {s['type']}", None)
 
+    # -- schema ---------------------------------------------------------------------
+    def _check_schema(self, doc):
+        from tidymark.rules.fm._schema import schema_diagnostics
+
+        for d in schema_diagnostics(self, doc, self.spec["_map"], safe=self.spec.get("applicability") == "safe"):
+            if d.fix is not None and self.spec.get("fix", "none") == "none":
+                d = self.diagnostic(Span(d.span.start, d.span.end), d.message)
+            yield d
+
     # -- links ----------------------------------------------------------------------
     def _check_link(self, doc):
         s = self.spec
@@ -361,6 +376,22 @@ def _rule_class(path: Path, node: Any, prefix: str | None) -> type[PackRule]:
             raise PackError(f"{where('targets')}: `targets` must be links, images or both")
         if fix == "rewrite" and "replacement" not in spec:
             raise PackError(f"{where('fix')}: `fix: rewrite` needs `replacement`")
+    elif kind == "schema":
+        from tidymark.rules.fm._schema import PRESETS
+
+        mapping: dict[str, str] = {}
+        if "preset" in spec:
+            if spec["preset"] not in PRESETS:
+                raise PackError(f"{where('preset')}: `preset` must be one of {', '.join(PRESETS)}")
+            mapping.update(PRESETS[spec["preset"]])
+        if "map" in spec:
+            if not isinstance(spec["map"], dict) or not all(isinstance(k, str) and isinstance(v, str) and v
+                                                           for k, v in spec["map"].items()):
+                raise PackError(f"{where('map')}: `map` must map front-matter keys to new key names")
+            mapping.update({str(k): str(v) for k, v in spec["map"].items()})
+        if not mapping:
+            raise PackError(f"{where()}: a schema rule needs `map` or `preset`")
+        spec["_map"] = mapping
     elif kind == "substitution":
         if "pattern" not in spec:
             raise PackError(f"{where()}: a substitution rule needs `pattern`")

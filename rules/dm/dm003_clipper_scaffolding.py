@@ -10,11 +10,8 @@ from tidymark.source import Span
 
 # Whole lines a clipper writes around the article (matched on the stripped line).
 _LINE_PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
-    ("Omnivore tag line", re.compile(r"^(?:#Omnivore|\[\[Omnivore\]\])$")),
     ("dead `Read on Omnivore` link",
      re.compile(r"^\[Read on Omnivore\]\(<?https?://(?:www\.)?omnivore\.app/[^)\s]*>?\)$", re.I)),
-    ("WeChat byline",
-     re.compile(r"^(?:原创|转载|翻译)\s+(?:\S+\s+){1,3}_\d{4}-\d{2}-\d{2}(?: \d{1,2}:\d{2})?_(?:\s+_(?:发表于)?\S{1,12}_)?$")),
     ("SimpRead style leftover", re.compile(r"^sr-annote\s*\{\s*all:\s*unset;\s*\}$")),
     ("SimpRead sidebar leftover",
      re.compile(r'^<div class="menu-toggle">\s*<SidebarToggle client:idle\s*>\s*</SidebarToggle>\s*</div>$')),
@@ -37,13 +34,13 @@ class ClipperScaffolding(Rule):
 
     ## What it does
     Finds the lines clipper templates write around an article, none of which is part of
-    the article:
+    the article (lines that state facts about the note — the `#Omnivore` tag line, WeChat
+    bylines — are DM007's: it moves their facts into the front matter before removing them):
 
-    - Omnivore: the `#Omnivore` tag line, `[Read on Omnivore](https://omnivore.app/…)`
+    - Omnivore: `[Read on Omnivore](https://omnivore.app/…)`
       (the service shut down in November 2024, so the link is dead), the template heading
       `# Full Content:`, an empty `## Highlights` section and dead highlight links
       `[⤴️](https://omnivore.app/me/…)`;
-    - WeChat bylines `原创 <author> <account> _<date>_ _发表于<place>_`;
     - SimpRead CSS and sidebar leftovers (`sr-annote { all: unset; }`, `<SidebarToggle>`);
     - a thematic break (`---`, `***`, `* * *`) left as the very first or very last block
       of the body, where it separates nothing.

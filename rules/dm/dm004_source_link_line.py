@@ -6,6 +6,7 @@ from tidymark.rules._clipper import SOURCE_URL_KEYS, is_placeholder_url, norm_ur
 from tidymark.diagnostics import Edit, Fix, FixKind
 from tidymark.edits import remove_lines
 from tidymark.frontmatter import scalar_text
+from tidymark.rules.dm._lift import clean_url
 from tidymark.rule import FixAvailability, Rule
 
 _READ_ORIGINAL = re.compile(
@@ -69,6 +70,9 @@ class SourceLinkLine(Rule):
     last `)`.  A link to a placeholder address rather than the article's — Omnivore's
     `https://omnivore.app/no_url?q=…` for newsletters, `localhost` or `127.0.0.1`
     preview servers, `about:blank` — is removed and never moved into the front matter.
+    A moved URL loses its tracking and session parameters (`utm_*`, `fbclid`, WeChat's
+    `pass_ticket`, `sessionid`, `exportkey`, `chksm`, `scene`; a WeChat link keeps `__biz`,
+    `mid`, `idx` and `sn`).
     """
 
     code = "DM004"
@@ -130,10 +134,10 @@ class SourceLinkLine(Rule):
                     empty = _empty_source_entry(fm)
                     if empty is not None:
                         key = empty.key
-                        insert = _fill(doc, empty, scalar_text(url))
+                        insert = _fill(doc, empty, scalar_text(clean_url(url)))
                     elif fm.get("url") is None:
                         key = "url"
-                        insert = fm.append_entry("url", scalar_text(url))
+                        insert = fm.append_entry("url", scalar_text(clean_url(url)))
                     else:  # `url` holds something that is not a URL string: leave it to the user
                         yield self.diagnostic(span, f"{what} (line {line0 + 1}): the source URL belongs in the "
                                                     f"front matter, whose `url` is not a URL")
