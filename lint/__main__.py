@@ -1,3 +1,3 @@
-from tidymark.cli import main
+from tidymark.commands.main import main
 
 raise SystemExit(main())

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tidymark.config import Settings
+from tidymark.run.config import Settings
 from tidymark.diagnostics import Applicability, Diagnostic
 from tidymark.document import Document
-from tidymark.engine import FixOutcome, check_document, fix_document
+from tidymark.core.engine import FixOutcome, check_document, fix_document
 from tidymark.rule import Rule
-from tidymark.runner import RuleBook
+from tidymark.run.rulebook import RuleBook
 from tidymark.source import decode
 
 
@@ -17,6 +17,10 @@ def _rules(settings: Settings | None, rules: list[Rule] | None) -> list[Rule]:
     if rules is not None:
         return rules
     return RuleBook().rules_for(settings or Settings())
+
+
+def _known(settings: Settings | None) -> tuple[tuple[str, str], ...]:
+    return RuleBook().known_for(settings or Settings())
 
 
 def document_from_bytes(data: bytes, path: str | Path | None = None) -> Document:
@@ -27,7 +31,7 @@ def document_from_bytes(data: bytes, path: str | Path | None = None) -> Document
 
 def check_text(text: str, settings: Settings | None = None, *, rules: list[Rule] | None = None,
                path: str | Path | None = None) -> list[Diagnostic]:
-    return check_document(Document(text, path), _rules(settings, rules))
+    return check_document(Document(text, path), _rules(settings, rules), known=_known(settings))
 
 
 def fix_text(text: str, settings: Settings | None = None, *, rules: list[Rule] | None = None,
@@ -35,4 +39,4 @@ def fix_text(text: str, settings: Settings | None = None, *, rules: list[Rule] |
     s = settings or Settings()
     use_unsafe = s.unsafe_fixes if unsafe is None else unsafe
     threshold = Applicability.UNSAFE if use_unsafe else Applicability.SAFE
-    return fix_document(Document(text, path), _rules(settings, rules), threshold)
+    return fix_document(Document(text, path), _rules(settings, rules), threshold, known=_known(settings))

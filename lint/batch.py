@@ -39,12 +39,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from tidymark.config import ConfigResolver, Settings
+from tidymark.run.config import ConfigResolver, Settings
 from tidymark.diagnostics import Applicability, Diagnostic, Severity
 from tidymark.document import Document
-from tidymark.engine import IO_ERROR, Guard, budget_check, check_document, engine_diagnostic, fix_document
-from tidymark.project import ProjectRule, collect_facts
-from tidymark.runner import RuleBook
+from tidymark.core.engine import IO_ERROR, engine_diagnostic
+from tidymark.core.project import ProjectRule, collect_facts
+from tidymark.run.rulebook import RuleBook, apply_settings
 from tidymark.source import BOM, DecodeError, LineIndex, decode, encode
 
 RecordId = Any
@@ -184,19 +184,6 @@ def byte_offsets(text: str, offsets: Iterable[int], bom: bool = False) -> dict[i
 # --------------------------------------------------------------------------- the linter
 
 
-def _with_severity(d: Diagnostic, overrides: dict) -> Diagnostic:
-    """The ``severity`` setting applied to one diagnostic (most specific selector wins)."""
-    from tidymark.registry import _PREFIX
-
-    best = None
-    for sel, level in overrides.items():
-        if sel == d.name or (_PREFIX.fullmatch(sel) and d.code.startswith(sel.upper())):
-            spec = 100 if sel == d.name else len(sel)
-            if best is None or spec > best[0]:
-                best = (spec, level)
-    return replace(d, severity=Severity.parse(best[1])) if best else d
-
-
 def _at_start(d: Diagnostic) -> Diagnostic:
     return replace(d, line=d.line or 1, column=d.column or 1, end_line=d.end_line or 1,
                    end_column=d.end_column or 1)
@@ -278,7 +265,7 @@ class BatchLinter:
                 out.facts[rid] = doc["facts"]
             out.documents.append(doc)
         if project and out.facts:
-            from tidymark.results import merge_records
+            from tidymark.run.results import merge_records
 
             extra: dict = {}
             for r in self.project_records(out.facts):
@@ -295,7 +282,7 @@ class BatchLinter:
         it shows); records come sorted by key, then line.  They carry lines but no byte
         offsets (``start``/``end`` are None): they are about the document as a whole.
         """
-        from tidymark.project import ProjectRule, run_project
+        from tidymark.core.project import ProjectRule, run_project
 
         settings = self._fixed_settings or self.resolver.for_dir(Path.cwd())
         rules = [r for r in self.book.rules_for(settings) if isinstance(r, ProjectRule)]
@@ -306,9 +293,7 @@ class BatchLinter:
         out = []
         for key, diags in sorted(found.items()):
             rid = by_key.get(key, key)
-            overrides = self.settings_for(rid).severity  # the document's severity settings, as its own
-            if overrides:
-                diags = [_with_severity(d, overrides) for d in diags]
+            diags = apply_settings(diags, self.settings_for(rid))  # the document's settings, as its own
             for r in _records(rid, diags, "", False):
                 r["start"] = r["end"] = None
                 out.append(r)
@@ -342,14 +327,13 @@ class BatchLinter:
         fixed = None
         applied: list[str] = []
         removed = 0
-        threshold = Applicability.UNSAFE if settings.unsafe_fixes else Applicability.SAFE
-        unfixable = frozenset(r.code for r in rules if any(
-            s == r.name or r.code.startswith(s.upper()) for s in settings.unfixable))
+        from tidymark.run.pipeline import check_under, fix_under  # one document under settings, as the CLI's workers
+
         if not self.fix:
-            diags = budget_check(doc, check_document(doc, rules), threshold, unfixable, settings.max_removal)
+            diags = check_under(self.book, doc, rules, settings)
             final = doc.text
         else:
-            res = fix_document(doc, rules, threshold, unfixable, guard=Guard(max_removal=settings.max_removal))
+            res = fix_under(self.book, doc, rules, settings)
             diags = res.problems + res.diagnostics
             final = res.text
             if res.text != doc.text:
@@ -357,8 +341,7 @@ class BatchLinter:
                 removed = len(raw) - len(new)
                 applied = [d.code for d in res.applied]
                 fixed = new if not as_text else (("\ufeff" if doc.bom else "") + res.text)
-        if settings.severity:
-            diags = [_with_severity(d, settings.severity) for d in diags]
+        diags = apply_settings(diags, settings)
         records = _records(rid, diags, final, doc.bom)
         return records, fixed, {"id": rid, "diagnostics": len(records), "changed": fixed is not None,
                                 "fixes_applied": applied, "bytes_removed": removed, "error": None,
@@ -369,9 +352,7 @@ class BatchLinter:
         return self._unreadable(rid, self.settings_for(rid), message, raw)
 
     def _unreadable(self, rid, settings: Settings, message: str, raw: bytes):
-        d = _at_start(engine_diagnostic(IO_ERROR, message))
-        if settings.severity:
-            d = _with_severity(d, settings.severity)
+        [d] = apply_settings([_at_start(engine_diagnostic(IO_ERROR, message))], settings)
         recs = _records(rid, [d], "", False)
         return recs, None, {"id": rid, "diagnostics": 1, "changed": False, "fixes_applied": [],
                             "bytes_removed": 0, "error": message, "sha256": hashlib.sha256(raw).hexdigest(),
@@ -416,7 +397,7 @@ def _records(rid: RecordId, diags: list[Diagnostic], text: str, bom: bool) -> li
 
 def to_cli_json(record: dict, path: str | None = None) -> dict:
     """A diagnostic record in the shape of the CLI's ``--output-format json`` (docs/json-output.md)."""
-    from tidymark.docs import rule_url
+    from tidymark.outputs.docs import rule_url
 
     fix = None
     if record.get("applicability") is not None:
@@ -458,7 +439,7 @@ def apply_fixes(data: "str | bytes", records: Iterable[dict], *, unsafe: bool = 
     lint with ``BatchLinter(fix=True)`` instead.
     """
     from tidymark.diagnostics import Edit, Fix
-    from tidymark.engine import select_fixes
+    from tidymark.core.engine import select_fixes
     from tidymark.source import Span
 
     as_text = isinstance(data, str)

@@ -110,8 +110,6 @@ class Rule:
         for key, value in raw.items():
             f = fields.get(key) or fields.get(key.replace("_", "-"))
             if f is None:
-                from tidymark.config import did_you_mean
-
                 raise OptionsError(
                     f"{where}unknown option {key!r} for rule {cls.code} ({cls.name})"
                     f"{did_you_mean(str(key).replace('_', '-'), fields)}; "
@@ -168,3 +166,13 @@ def coerce(tp: Any, value: Any, what: str) -> Any:
             raise OptionsError(f"{what} must be a string, got {value!r}")
         return value
     return value
+
+
+def did_you_mean(word: str, choices) -> str:
+    """`` (did you mean `select`?)`` for the choice closest to a mistyped ``word``, or ""."""
+    import difflib
+
+    choices = list(choices)
+    folded = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(str(word).lower(), list(folded), n=1)
+    return f" (did you mean `{folded[close[0]]}`?)" if close else ""

@@ -39,7 +39,7 @@ from typing import Any
 
 from tidymark.diagnostics import Applicability
 from tidymark.document import Document
-from tidymark.engine import check_document, fix_document
+from tidymark.core.engine import check_document, fix_document
 from tidymark.rule import FixAvailability, Rule
 from tidymark.source import Span
 
@@ -140,12 +140,20 @@ def _changed_lines_outside(before: str, after: str, allowed: list[Span]) -> list
     return bad
 
 
+def _known_with(rule: Rule) -> tuple[tuple[str, str], ...]:
+    """The rules a suppression comment may name in a case: the built-in ones and the rule tested."""
+    from tidymark.plugins import registry
+
+    return tuple({(code, i.cls.name) for code, i in registry.all_rules().items()} | {(rule.code, rule.name)})
+
+
 def run_case(rule_cls: type[Rule], case: Case) -> None:
     """Assert every invariant of one case (raises AssertionError with a readable message)."""
     rule = _rule(rule_cls, case.options)
     threshold = Applicability.UNSAFE if case.unsafe else Applicability.SAFE
     doc = Document(case.input)
-    diags = [d for d in check_document(doc, [rule])]
+    known = _known_with(rule)
+    diags = [d for d in check_document(doc, [rule], known=known)]
     internal = [d for d in diags if d.code != rule_cls.code]
     assert not internal, f"{case.id}: engine reported {[(d.code, d.message) for d in internal]}"
     if case.expect is not None:
@@ -170,16 +178,16 @@ def run_case(rule_cls: type[Rule], case: Case) -> None:
             assert d.fix.applicability.label in want, \
                 f"{case.id}: fix is {d.fix.applicability.label} but the rule declares {rule_cls.fix_safety}"
 
-    out = fix_document(doc, [rule], threshold)
+    out = fix_document(doc, [rule], threshold, known=known)
     assert not out.problems, f"{case.id}: {[p.message for p in out.problems]}"
     expected = case.output if case.output is not None else case.input
     assert out.text == expected, (f"{case.id}: fixed text differs\n--- expected\n{expected}\n--- got\n{out.text}")
     # no fixable problem of this rule left
-    left = [d for d in check_document(Document(out.text), [rule])
+    left = [d for d in check_document(Document(out.text), [rule], known=known)
             if d.fix is not None and d.fix.applicability >= threshold]
     assert not left, f"{case.id}: fixable problems remain after fixing: {[(d.line, d.message) for d in left]}"
     # idempotent
-    again = fix_document(Document(out.text), [rule], threshold)
+    again = fix_document(Document(out.text), [rule], threshold, known=known)
     assert again.text == out.text, f"{case.id}: fixing twice differs from fixing once"
     # nothing outside the fixes' edits changed
     bad = _changed_lines_outside(case.input, out.text, out.original_spans())
@@ -220,7 +228,7 @@ def assert_rule_contract(rule_cls: type[Rule]) -> None:
                 f"{rule_cls.code}: option `{f.name.replace('_', '-')}` is not documented"
     bad, good = docstring_examples(rule_cls)
     assert bad is not None, f"{rule_cls.code}: `## Example` needs a fenced example"
-    from tidymark.project import ProjectRule
+    from tidymark.core.project import ProjectRule
 
     if issubclass(rule_cls, ProjectRule):
         return  # cross-document rules report over a folder, not on one example

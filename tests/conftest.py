@@ -306,7 +306,7 @@ def build_checkout_wheel(dest: Path) -> Path:
     files.append((f"{dist}/METADATA", ("\n".join(meta) + "\n").encode()))
     files.append((f"{dist}/WHEEL", b"Wheel-Version: 1.0\nGenerator: tidymark-tests\nRoot-Is-Purelib: true\n"
                                    b"Tag: py3-none-any\n"))
-    files.append((f"{dist}/entry_points.txt", b"[console_scripts]\ntidymark = tidymark.cli:main\n"))
+    files.append((f"{dist}/entry_points.txt", b"[console_scripts]\ntidymark = tidymark.commands.main:main\n"))
     record = io.StringIO()
     w = csv.writer(record, lineterminator="\n")
     for name, data in files:

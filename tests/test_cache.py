@@ -231,7 +231,7 @@ def fake_site(tmp_path, monkeypatch):
         return found
 
     monkeypatch.setattr(registry, "_scan_entry_points", scan)
-    registry.cache_entry_points(tmp_path / "cache")
+    registry.cache_entry_points(tmp_path / "cache", cache)
     yield site, scans
     registry.cache_entry_points(None)
 

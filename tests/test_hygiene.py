@@ -87,7 +87,7 @@ def test_wheel_installs_only_tidymark(wheel_names):
     tops = {t for t in tops if not t.endswith(".dist-info")}
     assert tops == {"tidymark"}, f"the wheel installs more than the `tidymark` package: {sorted(tops)}"
     assert "tidymark/__init__.py" in wheel_names
-    assert "tidymark/cli.py" in wheel_names
+    assert "tidymark/commands/main.py" in wheel_names
     assert "tidymark/rules/__init__.py" in wheel_names
     assert not any(n.startswith(("lint/", "rules/", "tests/", "seeds/")) for n in wheel_names)
 
@@ -95,14 +95,16 @@ def test_wheel_installs_only_tidymark(wheel_names):
 def test_wheel_ships_rule_modules_cases_and_data(wheel_names, source_copy):
     names = set(wheel_names)
     rules_dir = source_copy / "rules"  # the snapshot the wheel was built from
-    expected = [p.relative_to(rules_dir).as_posix() for p in rules_dir.glob("*.py")]
-    expected += [p.relative_to(rules_dir).as_posix() for p in rules_dir.glob("*.cases.yml")]
+    expected = [p.relative_to(rules_dir).as_posix() for p in rules_dir.rglob("*.py")]
+    expected += [p.relative_to(rules_dir).as_posix() for p in rules_dir.rglob("*.cases.yml")]
     data = [p for p in (rules_dir / "data").rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml", ".json")]
     expected += [p.relative_to(rules_dir).as_posix() for p in data]
     assert any(e.endswith(".cases.yml") for e in expected)
     missing = sorted(e for e in expected if f"tidymark/rules/{e}" not in names)
     assert not missing, f"files of rules/ missing from the wheel: {missing}"
-    lint_missing = sorted(p.name for p in (source_copy / "lint").glob("*.py") if f"tidymark/{p.name}" not in names)
+    lint_dir = source_copy / "lint"
+    lint_missing = sorted(p.relative_to(lint_dir).as_posix() for p in lint_dir.rglob("*.py")
+                          if "__pycache__" not in p.parts and f"tidymark/{p.relative_to(lint_dir).as_posix()}" not in names)
     assert not lint_missing, f"engine modules missing from the wheel: {lint_missing}"
 
 
@@ -111,7 +113,7 @@ def test_wheel_declares_console_script(wheel, wheel_names):
     assert len(ep) == 1
     with zipfile.ZipFile(wheel) as z:
         text = z.read(ep[0]).decode()
-    assert re.search(r"^tidymark\s*=\s*tidymark\.cli:main\s*$", text, re.M), text
+    assert re.search(r"^tidymark\s*=\s*tidymark\.commands\.main:main\s*$", text, re.M), text
 
 
 def _pre_commit() -> list[str]:

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tidymark import journal, pipeline, registry, runner
+from tidymark.run import fsio
 from tidymark.cli import main
 from tidymark.diagnostics import Applicability, Edit, Fix
 from tidymark.rule import FixAvailability, Rule
@@ -533,14 +534,14 @@ def test_read_only_file_is_reported_not_crashed_on(proj, capsys, monkeypatch):
     ro.chmod(0o444)
     immutable = _chattr(ro, "+i")  # root ignores permission bits; the immutable flag stops it too
     if not immutable:
-        real = runner.tempfile.mkstemp
+        real = fsio.tempfile.mkstemp
 
         def mkstemp(*args, **kwargs):
             if ".ro.md." in kwargs.get("prefix", ""):
                 raise PermissionError(errno.EACCES, "Permission denied")
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(runner.tempfile, "mkstemp", mkstemp)
+        monkeypatch.setattr(fsio.tempfile, "mkstemp", mkstemp)
     try:
         code, out, err = run(capsys, "fix", ".")
     finally:

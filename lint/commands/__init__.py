@@ -1,0 +1,3 @@
+"""The command line: ``tidymark`` and its commands.
+
+Imports nothing: a one-file run loads only the modules it uses."""

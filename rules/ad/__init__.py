@@ -1,0 +1,1 @@
+"""AD: advertising and site boilerplate inside the article body."""

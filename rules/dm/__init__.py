@@ -1,0 +1,1 @@
+"""DM: metadata duplicated in the body and clipper leftovers."""

@@ -1,0 +1,1 @@
+"""FM: front matter."""

@@ -1,0 +1,1 @@
+"""IM: images behind proxies."""

@@ -1,0 +1,1 @@
+"""PB: publishing flags."""

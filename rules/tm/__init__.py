@@ -1,0 +1,1 @@
+"""TM: tidymark's own markers (suppression comments)."""
