@@ -639,6 +639,7 @@ def cmd_run(args) -> int:
     fixed_lines: list[str] = []
     report_files: list[dict] = []
     facts_by_file: dict[str, tuple[Path, dict]] = {}
+    changed_displays: dict[str, bytes | None] = {}  # changed files: their original bytes (compressed)
     progress = _Progress(len(items), args.progress)
     plain_out = reporter.out
     out = reporter.out = progress.through(plain_out)  # diagnostics are written around the bar
@@ -675,6 +676,9 @@ def cmd_run(args) -> int:
                 reporter.file(result)
             if result.facts:
                 facts_by_file[result.display] = (result.path, result.facts)
+            if result.changed:
+                changed_displays[result.display] = result.before
+                result.before = None
         for _ in stream:  # every result is in: the run ends (its cache index is saved, the cache pruned)
             pass
     except (ConfigError, RegistryError) as exc:
@@ -709,11 +713,12 @@ def cmd_run(args) -> int:
         raise
     progress.close()
     reporter.out = plain_out
-    saved = _finish_journal(journal_dir, args, complete=True)
     if facts_by_file:
         _project_pass(book, top, facts_by_file, summary, reporter, threshold, fail_on, baseline,
                       mode != "diff" or fmt != "text",
-                      cache_folder(cache_dir) if args.use_cache else None)
+                      cache_folder(cache_dir) if args.use_cache else None,
+                      mode=mode, resolver=resolver, changed=changed_displays, journal_dir=journal_dir)
+    saved = _finish_journal(journal_dir, args, complete=True)
     summary["seconds"] = time.perf_counter() - started
 
     if writer is not None:
@@ -893,15 +898,31 @@ def cmd_undo(args) -> int:
 
 
 def _project_pass(book, settings, facts_by_file, summary, reporter, threshold, fail_on, baseline, show,
-                  cache_dir: Path | None) -> None:
-    """Cross-document rules over the facts the files produced; their diagnostics are reported per file."""
+                  cache_dir: Path | None, *, mode: str = "check", resolver=None, changed: dict | None = None,
+                  journal_dir: Path | None = None) -> None:
+    """Cross-document rules over the facts the files produced; their diagnostics are reported per file.
+
+    Rules that learn from the vault (:meth:`ProjectRule.learn`) then check again, with what
+    they learned, the files it concerns: their diagnostics carry fixes, applied in a fix run."""
+    from tidymark import vault
     from tidymark.project import ProjectRule, run_project_cached
     from tidymark.runner import FileResult
 
     rules = [r for r in book.rules_for(settings) if isinstance(r, ProjectRule)]
-    found = run_project_cached(rules, {k: f for k, (_, f) in facts_by_file.items()}, cache_dir)
+    facts = {k: f for k, (_, f) in facts_by_file.items()}
+    memory = vault.remembered(cache_dir, facts_by_file, rules)  # the folder's other notes, for a partial run
+    found = run_project_cached(rules, {**memory, **facts}, cache_dir)
+    found = {k: v for k, v in found.items() if k in facts_by_file}
+    learned = vault.apply_learned(rules, {**memory, **facts}, facts_by_file, found, mode=mode, threshold=threshold,
+                                  resolver=resolver, book=book, changed=changed or {}, journal_dir=journal_dir)
     for display, diags in sorted(found.items()):
         result = FileResult(facts_by_file[display][0], display, diags)
+        got = learned.get(display)
+        if got is not None:
+            result.applied, result.changed, result.bytes_removed = got.applied, got.changed, got.bytes_removed
+            result.text = got.text
+            if got.changed and display in (changed or ()):
+                summary["changed_files"] -= 1  # counted with the file's first fixes
         if baseline is not None:
             summary["baselined"] += baseline.filter(result)
         _tally(summary, result, threshold, fail_on)
