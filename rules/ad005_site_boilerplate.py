@@ -25,6 +25,7 @@ _EMPTY_LINK = re.compile(r"^\s*(?:\[\s*\]\([^)]*\)\s*)+$")
 _BUTTON = re.compile(r"^\s*[*_]{0,2}\[([^\[\]]{1,24})\]\([^()\s]*\)[*_]{0,2}\s*$")
 _LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+]|\d{1,3}[.)])\s+")
 _TERMINAL = tuple(".!?。！？…")
+_BYLINE_URL = re.compile(r"\]\([^)]*/(?:authors?|users?|people|profile|u|@[^/)]+)(?:/|\))", re.I)
 _FIELD = re.compile(r"^(?:[-*+]\s+)?[^\s:：\[\]()]{1,24}(?: [^\s:：\[\]()]{1,24}){0,2}[:：]\s*\S")
 _LABEL_END = tuple(":：")
 # words of a call to action (follow, subscribe, share, sign up, donate, app, QR code...) in the
@@ -115,6 +116,12 @@ def is_decoration(t: str) -> bool:
     table row, math or code)."""
     return (bool(t.strip()) and not _ALNUM.search(t) and "![" not in t and not t.lstrip().startswith("|")
             and not any(c in t for c in "$`\\"))
+
+
+def _running(raw: str) -> bool:
+    """Running text: a line of at least six words (or twenty CJK characters), not a link list."""
+    v = _visible(normalize_line(raw))
+    return len(v.split()) >= 6 or len(_CJK.findall(v)) >= 20
 
 
 def _sentence(t: str) -> bool:
@@ -287,15 +294,42 @@ class SiteBoilerplate(ProjectRule):
             return
         pos = {line: k for k, line in enumerate(zone)}
         title = _title_form(doc)
-        # a label introducing text of the note's own (not repeated): structure, kept
+        lines = doc.lines
+        count = lines.line_count
+
+        def next_line(i):  # the next non-blank line of the document (code included), or None
+            j = i + 1
+            while j < count and not lines.line_text(j).strip():
+                j += 1
+            return j if j < count else None
+
+        def text_of(j):
+            return text[j] if j in text else lines.line_text(j)
+
+        def neighbour(i, step):  # the nearest line of text that is neither repeated nor an orphan's shape
+            k = pos[i] + step
+            while 0 <= k < len(zone) and (zone[k] in hit or _orphan_shape(text[zone[k]])):
+                k += step
+            return zone[k] if 0 <= k < len(zone) else None
+
         for i in list(hit):
-            k = pos[i]
-            nxt = zone[k + 1] if k + 1 < len(zone) else None
-            if nxt is None or nxt in hit or _orphan_shape(text[nxt]):
+            t = normalize_line(text[i])
+            if _BYLINE_URL.search(t):
+                del hit[i]  # the author's page: a byline, metadata for the front matter
                 continue
-            after = zone[k + 2] if k + 2 < len(zone) else None
-            if _is_label(text[i]) or (_is_caption(text[i]) and after not in hit):
-                del hit[i]  # introduces text of its own
+            # a label introducing text of the note's own (not repeated): structure, kept
+            nxt = next_line(i)
+            if nxt is not None and nxt not in hit and not _orphan_shape(text_of(nxt)):
+                after = next_line(nxt)
+                if _is_label(text[i]) or (_is_caption(text[i]) and after not in hit):
+                    del hit[i]
+                    continue
+            # between two lines of running text, a line without a call to action is the article's
+            # (a short sign-off, a dedication): the context of its neighbours decides
+            if not _CTA.search(_visible(t)):
+                a, b = neighbour(i, -1), neighbour(i, 1)
+                if a is not None and b is not None and _running(text[a]) and _running(text[b]):
+                    del hit[i]
         # runs of repeated lines, consecutive in the zone
         runs: list[list[int]] = []
         for i in sorted(hit):

@@ -189,3 +189,29 @@ def test_check_reports_positioned_fixable_diagnostics(vault, capsys):
     items = json.loads(capsys.readouterr().out)
     assert len(items) == 4 and all(i["fix"] is not None and i["fix"]["applicability"] == "safe" for i in items)
     assert all(i["line"] > 10 for i in items)
+
+
+def test_a_short_line_between_running_text_stays(vault):
+    """The author's dedication between two paragraphs, repeated in every post: the article's."""
+    notes = []
+    for i in range(4):
+        body = (f"Opening words of post {i}, a reflection on the year that went by so fast.\n\n~ kit\n\n"
+                f"![](https://kit.example.com/cover-{i}.png)\n\n{article(f'year {i}')}\n\n{APPEAL}")
+        notes.append(write_note(vault, f"y{i}.md", body, f"https://kit.example.com/p/{i}", f"Year {i}"))
+    fix(".", "--no-cache")
+    for p in notes:
+        text = p.read_text(encoding="utf-8")
+        assert "\n~ kit\n" in text and "cover-" in text and "reader-supported" not in text
+
+
+def test_the_authors_page_link_and_a_caption_before_code_stay(vault):
+    notes = []
+    for i in range(4):
+        body = (f"[Ada](https://docs.example.cn/authors/ada)\n\nPreface\n\n    indented text {i} of the author\n\n"
+                f"{article(f'setup {i}')}\n\n继续滑动看下一个\n\n向上滑动看下一个")
+        notes.append(write_note(vault, f"c{i}.md", body, f"https://docs.example.cn/p/{i}", f"Setup {i}"))
+    fix(".", "--no-cache")
+    for p in notes:
+        text = p.read_text(encoding="utf-8")
+        assert "[Ada](https://docs.example.cn/authors/ada)" in text and "\nPreface\n" in text
+        assert "继续滑动看下一个" not in text
