@@ -1380,9 +1380,19 @@ def merge_candidates(body: Body, cands: list[Candidate]) -> list[list[Candidate]
 
 
 def group_edit(doc, body: Body, group: list[Candidate]) -> tuple[Edit, int, int]:
-    """The edit removing a group, and the 0-based line range it removes."""
+    """The edit removing a group, and the 0-based line range it removes.
+
+    A group of whole blocks with words in it takes its orphans (see :mod:`tidymark.orphans`):
+    the separators and empty links around it, the lone buttons below it and, in the tail of
+    the body, the images below it (the QR code under "scan to follow")."""
     first0, last0 = group[0].first0, group[-1].last0
     if group[0].whole:
+        from tidymark import orphans
+
+        if any(doc.lines.line_text(i).strip() and not orphans.orphan_shape(doc.lines.line_text(i))
+               for i in range(first0, last0)):
+            k = body.index_of_line(last0 - 1)
+            first0, last0 = orphans.widen(doc, first0, last0, images=k >= 0 and body.in_tail(k))
         return removal_edit(doc, first0, last0, body)
     block = body.blocks[group[0].block]
     return line_range_edit(doc, block, first0, last0), first0, last0

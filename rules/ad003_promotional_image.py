@@ -65,7 +65,8 @@ class PromotionalImage(Rule):
     quarter of the body (see `tail-fraction`).  Elsewhere the fix is unsafe: a banner in
     the middle of the article may illustrate it, and so may one in a note without prose.
     The fix removes the image's line (the whole paragraph when it holds nothing else),
-    never the surrounding text.
+    never the surrounding text; a line with words beside the image takes the separators,
+    empty links and lone buttons it leaves orphaned (see AD002).
 
     ## Options
     - `extra-domains`: more advertising / shop hosts (a host also matches its sub-domains)

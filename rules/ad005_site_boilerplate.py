@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from tidymark.clipper import SOURCE_URL_KEYS
 from tidymark.diagnostics import Fix, FixKind, Severity
 from tidymark.edits import remove_lines
+from tidymark.orphans import BUTTON, EMPTY_LINK, IMAGE_ONLY, MAX_ORPHANS, is_decoration, orphan_shape
 from tidymark.project import ProjectRule
 from tidymark.rule import FixAvailability
 
@@ -20,9 +21,6 @@ _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 _ALNUM = re.compile(r"[^\W_]", re.UNICODE)
 _WS = re.compile(r"\s+")
 _LINK = re.compile(r"!?\[([^\[\]]*)\]\([^()\s]*(?:\s+\"[^\"]*\")?\)")
-_IMAGE_ONLY = re.compile(r"^\s*(?:[*_]{0,3}\[?\s?!\[[^\]]*\]\([^)]*\)(?:\]\([^)]*\))?[*_]{0,3}\s*)+$")
-_EMPTY_LINK = re.compile(r"^\s*(?:\[\s*\]\([^)]*\)\s*)+$")
-_BUTTON = re.compile(r"^\s*[*_]{0,2}\[([^\[\]]{1,24})\]\([^()\s]*\)[*_]{0,2}\s*$")
 _LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+]|\d{1,3}[.)])\s+")
 _TERMINAL = tuple(".!?。！？…")
 _BYLINE_URL = re.compile(r"\]\([^)]*/(?:authors?|users?|people|profile|u|@[^/)]+)(?:/|\))", re.I)
@@ -40,7 +38,6 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 HEAD_SHARE, HEAD_MIN = 0.2, 12   # the head zone: the first max(12, 20%) non-blank body lines
 TAIL_SHARE, TAIL_MIN = 0.35, 40  # the tail zone: the last max(40, 35%)
-MAX_ORPHANS = 3                  # orphans taken on each side of a run of repeated lines
 
 
 def _site(doc) -> str | None:
@@ -109,13 +106,6 @@ def is_prose_like(t: str) -> bool:
     v = _visible(t).strip(" *_>#-")
     words = len(v.split()) + len(_CJK.findall(v)) // 2
     return (v.endswith(_TERMINAL) and words >= 4) or words >= 16
-
-
-def is_decoration(t: str) -> bool:
-    """Separators, rules, arrows, emoji: a line without a letter or digit (and no image,
-    table row, math or code)."""
-    return (bool(t.strip()) and not _ALNUM.search(t) and "![" not in t and not t.lstrip().startswith("|")
-            and not any(c in t for c in "$`\\"))
 
 
 def _running(raw: str) -> bool:
@@ -308,7 +298,7 @@ class SiteBoilerplate(ProjectRule):
 
         def neighbour(i, step):  # the nearest line of text that is neither repeated nor an orphan's shape
             k = pos[i] + step
-            while 0 <= k < len(zone) and (zone[k] in hit or _orphan_shape(text[zone[k]])):
+            while 0 <= k < len(zone) and (zone[k] in hit or orphan_shape(text[zone[k]])):
                 k += step
             return zone[k] if 0 <= k < len(zone) else None
 
@@ -319,7 +309,7 @@ class SiteBoilerplate(ProjectRule):
                 continue
             # a label introducing text of the note's own (not repeated): structure, kept
             nxt = next_line(i)
-            if nxt is not None and nxt not in hit and not _orphan_shape(text_of(nxt)):
+            if nxt is not None and nxt not in hit and not orphan_shape(text_of(nxt)):
                 after = next_line(nxt)
                 if _is_label(text[i]) or (_is_caption(text[i]) and after not in hit):
                     del hit[i]
@@ -341,7 +331,7 @@ class SiteBoilerplate(ProjectRule):
         for run in runs:
             if title and _table_of_contents(run, zone, pos, text, title):
                 continue
-            if all(_IMAGE_ONLY.match(text[i]) for i in run):
+            if all(IMAGE_ONLY.match(text[i]) for i in run):
                 continue  # a banner or a figure the site repeats: no text says it is boilerplate
             keep_runs.append(run)
         removed: dict[int, bool] = {}  # line -> safe
@@ -396,7 +386,7 @@ class SiteBoilerplate(ProjectRule):
                     if j - zone[k + step - 1] > 3:
                         break
                     t = text[j]
-                    if is_decoration(t) or _IMAGE_ONLY.match(t) or _EMPTY_LINK.match(t) or _BUTTON.match(t):
+                    if is_decoration(t) or IMAGE_ONLY.match(t) or EMPTY_LINK.match(t) or BUTTON.match(t):
                         removed[j] = safe
                         changed = True
                         continue
@@ -418,7 +408,7 @@ class SiteBoilerplate(ProjectRule):
                         continue
                     if zone[k - step + 1] - j > 3:
                         break
-                    if is_decoration(text[j]) or _EMPTY_LINK.match(text[j]):
+                    if is_decoration(text[j]) or EMPTY_LINK.match(text[j]):
                         removed[j] = safe
                         changed = True
                         continue
@@ -429,11 +419,6 @@ def _body_line_count(doc) -> int:
     lines = doc.lines
     first = lines.line_of(doc.body_start) if doc.body_start < len(doc.text) else lines.line_count
     return sum(1 for i in range(first, lines.line_count) if lines.line_text(i).strip())
-
-
-def _orphan_shape(t: str) -> bool:
-    """Decoration, an image, an empty link: nothing a label would introduce as text."""
-    return bool(is_decoration(t) or _IMAGE_ONLY.match(t) or _EMPTY_LINK.match(t))
 
 
 def _title_form(doc) -> str:
