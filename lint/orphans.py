@@ -41,6 +41,27 @@ def above(t: str) -> bool:
     return bool(is_decoration(t) or EMPTY_LINK.match(t))
 
 
+def alone(doc, line0: int) -> bool:
+    """Is 0-based line ``line0`` a top-level block by itself (a one-line paragraph or a
+    thematic break)?  Removing such a line never merges the blocks around it."""
+    import bisect
+
+    blocks = doc.blocks
+    k = bisect.bisect_right([b.line0 for b in blocks], line0) - 1
+    if not (k >= 0 and blocks[k].line0 == line0 and blocks[k].line1 == line0 + 1
+            and blocks[k].kind in ("paragraph", "hr")):
+        return False
+    if k == 0 or k + 1 >= len(blocks):
+        return True
+    # the blocks on either side must not become one (two lists, two quotes, two code blocks)
+    from tidymark.markdown import parser
+
+    lines = doc.lines
+    pair = f"{lines.line_text(blocks[k - 1].line1 - 1)}\n\n{lines.line_text(blocks[k + 1].line0)}\n"
+    tokens = parser(True).parse(pair)
+    return sum(1 for t in tokens if t.level == 0 and t.nesting >= 0) > 1
+
+
 def widen(doc, first0: int, last0_excl: int, *, images: bool = True) -> tuple[int, int]:
     """The 0-based line range ``[first0, last0_excl)`` widened over the orphans next to it
     (blank lines between are allowed; code, fences and comments never count)."""
@@ -49,7 +70,7 @@ def widen(doc, first0: int, last0_excl: int, *, images: bool = True) -> tuple[in
 
     def ok(i: int, test) -> bool:
         t = lines.line_text(i)
-        return test(t) and not doc.is_protected(lines.line_start(i))
+        return test(t) and alone(doc, i) and not doc.is_protected(lines.line_start(i))
 
     end, taken, i = last0_excl, 0, last0_excl
     while i < lines.line_count and taken < MAX_ORPHANS:

@@ -65,8 +65,7 @@ class PromotionalImage(Rule):
     quarter of the body (see `tail-fraction`).  Elsewhere the fix is unsafe: a banner in
     the middle of the article may illustrate it, and so may one in a note without prose.
     The fix removes the image's line (the whole paragraph when it holds nothing else),
-    never the surrounding text; a line with words beside the image takes the separators,
-    empty links and lone buttons it leaves orphaned (see AD002).
+    never the surrounding text.
 
     ## Options
     - `extra-domains`: more advertising / shop hosts (a host also matches its sub-domains)
@@ -174,7 +173,7 @@ class PromotionalImage(Rule):
                     level = c[2] if all(flags[k + 1:]) else UNSAFE
                     found.append(bp.Candidate(c[0], c[0] + 1, i, False, level, c[3]))
         for group in bp.merge_candidates(body, found):
-            edit, a, b_ = bp.group_edit(doc, body, group)
+            edit, a, b_ = bp.group_edit(doc, body, group, orphans=False)
             where = bp.lines_label(a, b_)
             count = sum(c.count for c in group)
             what = "Promotional image" if count == 1 else f"{count} promotional images"
