@@ -2,7 +2,8 @@
 
 A call to follow above a QR code, "Thanks for reading" above a `[Share]` button, an appeal
 between two separators: once the words go, the image, the button and the separators mean
-nothing.  These helpers recognise such remains by their shape alone (no words, so in any
+nothing.  An image that text follows illustrates that text, and a link to an author's page
+is a byline: neither is taken.  These helpers recognise such remains by their shape alone (no words, so in any
 language) and widen a removal over them; the rules decide where that is allowed.
 """
 
@@ -14,6 +15,7 @@ _ALNUM = re.compile(r"[^\W_]", re.UNICODE)
 IMAGE_ONLY = re.compile(r"^\s*(?:[*_]{0,3}\[?\s?!\[[^\]]*\]\([^)]*\)(?:\]\([^)]*\))?[*_]{0,3}\s*)+$")
 EMPTY_LINK = re.compile(r"^\s*(?:\[\s*\]\([^)]*\)\s*)+$")
 BUTTON = re.compile(r"^\s*[*_]{0,2}\[([^\[\]]{1,24})\]\([^()\s]*\)[*_]{0,2}\s*$")
+BYLINE_URL = re.compile(r"\]\([^)]*/(?:authors?|users?|people|profile|u|@[^/)]+)(?:/|\))", re.I)
 MAX_ORPHANS = 3  # orphan lines taken on each side of a removal
 
 
@@ -31,8 +33,10 @@ def orphan_shape(t: str) -> bool:
 
 def below(t: str, images: bool = True) -> bool:
     """Can line ``t``, directly below a removed block, be its orphan?  Decoration, an empty
-    link, a lone short button link, and (``images``) an image."""
-    return bool(is_decoration(t) or EMPTY_LINK.match(t) or BUTTON.match(t) or (images and IMAGE_ONLY.match(t)))
+    link, a lone short button link (not a link to an author's page: a byline), and
+    (``images``) an image."""
+    return bool(is_decoration(t) or EMPTY_LINK.match(t) or (BUTTON.match(t) and not BYLINE_URL.search(t))
+                or (images and IMAGE_ONLY.match(t)))
 
 
 def above(t: str) -> bool:
@@ -72,6 +76,12 @@ def widen(doc, first0: int, last0_excl: int, *, images: bool = True) -> tuple[in
         t = lines.line_text(i)
         return test(t) and alone(doc, i) and not doc.is_protected(lines.line_start(i))
 
+    def next_text(i: int) -> str | None:
+        j = i + 1
+        while j < lines.line_count and not lines.line_text(j).strip():
+            j += 1
+        return lines.line_text(j) if j < lines.line_count else None
+
     end, taken, i = last0_excl, 0, last0_excl
     while i < lines.line_count and taken < MAX_ORPHANS:
         if not lines.line_text(i).strip():
@@ -79,6 +89,10 @@ def widen(doc, first0: int, last0_excl: int, *, images: bool = True) -> tuple[in
             continue
         if not ok(i, lambda t: below(t, images)):
             break
+        if IMAGE_ONLY.match(lines.line_text(i)):
+            after = next_text(i)
+            if after is not None and not below(after, images):
+                break  # an image that text follows illustrates that text
         taken += 1
         i += 1
         end = i

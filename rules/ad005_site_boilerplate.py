@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from tidymark.clipper import SOURCE_URL_KEYS
 from tidymark.diagnostics import Fix, FixKind, Severity
 from tidymark.edits import remove_lines
-from tidymark.orphans import BUTTON, EMPTY_LINK, IMAGE_ONLY, MAX_ORPHANS, is_decoration, orphan_shape
+from tidymark.orphans import BUTTON, BYLINE_URL, EMPTY_LINK, IMAGE_ONLY, MAX_ORPHANS, below, is_decoration, orphan_shape
 from tidymark.project import ProjectRule
 from tidymark.rule import FixAvailability
 
@@ -23,7 +23,6 @@ _WS = re.compile(r"\s+")
 _LINK = re.compile(r"!?\[([^\[\]]*)\]\([^()\s]*(?:\s+\"[^\"]*\")?\)")
 _LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+]|\d{1,3}[.)])\s+")
 _TERMINAL = tuple(".!?。！？…")
-_BYLINE_URL = re.compile(r"\]\([^)]*/(?:authors?|users?|people|profile|u|@[^/)]+)(?:/|\))", re.I)
 _FIELD = re.compile(r"^(?:[-*+]\s+)?[^\s:：\[\]()]{1,24}(?: [^\s:：\[\]()]{1,24}){0,2}[:：]\s*\S")
 _LABEL_END = tuple(":：")
 # words of a call to action (follow, subscribe, share, sign up, donate, app, QR code...) in the
@@ -145,8 +144,9 @@ class SiteBoilerplate(ProjectRule):
 
     A removed run takes its orphans with it (the blocks around a junk block are judged by
     their neighbours): the separators and decoration lines (`____`, `▼`, `* * *`) next to it,
-    and below it the images (a QR code under a removed "scan to follow"), empty links and
-    lone buttons (`[Share](…)`) it captioned; a short line between two removed lines
+    and below it the images (a QR code under a removed "scan to follow"; not an image that
+    text of the note follows), empty links and lone buttons (`[Share](…)`, not a link to an
+    author's page) it captioned; a short line between two removed lines
     (an account's name between two lines of the platform's chrome) goes too.
 
     ## Why is this bad?
@@ -304,7 +304,7 @@ class SiteBoilerplate(ProjectRule):
 
         for i in list(hit):
             t = normalize_line(text[i])
-            if _BYLINE_URL.search(t):
+            if BYLINE_URL.search(t):
                 del hit[i]  # the author's page: a byline, metadata for the front matter
                 continue
             # a label introducing text of the note's own (not repeated): structure, kept
@@ -386,7 +386,9 @@ class SiteBoilerplate(ProjectRule):
                     if j - zone[k + step - 1] > 3:
                         break
                     t = text[j]
-                    if is_decoration(t) or IMAGE_ONLY.match(t) or EMPTY_LINK.match(t) or BUTTON.match(t):
+                    nxt = zone[k + step + 1] if k + step + 1 < len(zone) else None
+                    image_ok = IMAGE_ONLY.match(t) and (nxt is None or nxt in removed or below(text[nxt]))
+                    if is_decoration(t) or image_ok or EMPTY_LINK.match(t) or (BUTTON.match(t) and not BYLINE_URL.search(t)):
                         removed[j] = safe
                         changed = True
                         continue

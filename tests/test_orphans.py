@@ -50,3 +50,10 @@ def test_the_articles_figures_around_a_call_stay(fixed):
 def test_a_button_that_is_the_articles_link_stays_when_no_call_is_removed(fixed):
     text = fixed(f"{BODY}\n\n[Download](https://example.org/file.zip)")
     assert "[Download](https://example.org/file.zip)" in text
+
+
+def test_an_image_that_text_follows_and_an_authors_link_stay(fixed):
+    text = fixed(f"{BODY}\n\n- END -\n\n![credits](https://example.invalid/credits.png)\n\n作者：林晚 周小禾")
+    assert "- END -" not in text and "credits.png" in text and "作者：林晚 周小禾" in text
+    text = fixed(f"{BODY}\n\n长按识别二维码关注我们\n\n[Ada](https://example.org/authors/ada)")
+    assert "二维码" not in text and "[Ada](https://example.org/authors/ada)" in text
