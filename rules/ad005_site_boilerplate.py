@@ -37,6 +37,7 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 HEAD_SHARE, HEAD_MIN = 0.2, 12   # the head zone: the first max(12, 20%) non-blank body lines
 TAIL_SHARE, TAIL_MIN = 0.35, 40  # the tail zone: the last max(40, 35%)
+MAX_FACT_LINES = 3000            # lines of a note whose hashes are kept
 
 
 def _site(doc) -> str | None:
@@ -68,8 +69,9 @@ def zone_lines(doc) -> list[int]:
     return _zones(doc)[0]
 
 
-def _zones(doc) -> tuple[list[int], int]:
-    """:func:`zone_lines` and the first 0-based line of the tail zone."""
+def _zones(doc, whole: bool = False) -> tuple[list[int], int]:
+    """:func:`zone_lines` (``whole``: every such line of the body, zone or not) and the first
+    0-based line of the tail zone."""
     code = set()
     for b in doc.blocks:
         if b.kind in ("fence", "code_block"):
@@ -79,7 +81,7 @@ def _zones(doc) -> tuple[list[int], int]:
     body = [i for i in range(first, lines.line_count) if lines.line_text(i).strip()]
     head = max(HEAD_MIN, int(len(body) * HEAD_SHARE))
     tail = max(TAIL_MIN, int(len(body) * TAIL_SHARE))
-    picked = body if head + tail >= len(body) else body[:head] + body[len(body) - tail:]
+    picked = body if whole or head + tail >= len(body) else body[:head] + body[len(body) - tail:]
     tail_start = body[max(len(body) - tail, len(body) // 2)] if body else 0
     out = []
     math = False
@@ -128,7 +130,8 @@ class SiteBoilerplate(ProjectRule):
     Original](…)` line; for notes without one, the folder they are in, whose notes share a
     clipper's or a platform's page template) and also by folder, and reports lines of the
     head and tail zones (the first fifth and the last third of the body) that occur,
-    unchanged, in the head or tail zone of at least `min-notes` notes of one group: a
+    unchanged, in at least `min-notes` notes of one group (a run of such lines that starts
+    in a zone goes on as long as the lines repeat: a long sidebar): a
     newsletter's appeal, a blog's header and navigation, a platform's page chrome, an
     account's profile box.  Headings, code and lines with neither letters nor images are
     structure, not boilerplate.  A one-file run (pre-commit, an editor) learns from the
@@ -197,7 +200,7 @@ class SiteBoilerplate(ProjectRule):
 
     def facts(self, doc):
         seen = {}
-        for i in zone_lines(doc):
+        for i in _zones(doc, whole=True)[0][:MAX_FACT_LINES]:
             raw = doc.lines.line_text(i)
             t = normalize_line(raw)
             if (len(t) < self.options.min_chars or len(t) > 300 or t.startswith(("#", "```", "~~~", "\\"))
@@ -271,7 +274,8 @@ class SiteBoilerplate(ProjectRule):
     def check(self, doc):
         if not self.learned:
             return
-        zone, tail_start = _zones(doc)
+        in_zone = set(zone_lines(doc))
+        zone, tail_start = _zones(doc, whole=True)  # every line; repeated runs must touch the zones
         text = {i: doc.lines.line_text(i) for i in zone}
         hit: dict[int, tuple[int, str]] = {}
         for i in zone:
@@ -283,6 +287,20 @@ class SiteBoilerplate(ProjectRule):
         if not hit:
             return
         pos = {line: k for k, line in enumerate(zone)}
+        # a run of repeated lines counts when it starts or ends in the head or tail zone (a
+        # sidebar that goes on past the first fifth); a run wholly in the middle is the article's
+        kept: set[int] = set()
+        run: list[int] = []
+        for k, i in enumerate(zone + [None]):
+            if i is not None and i in hit:
+                run.append(i)
+                continue
+            if any(j in in_zone for j in run):
+                kept.update(run)
+            run = []
+        hit = {i: v for i, v in hit.items() if i in kept}
+        if not hit:
+            return
         title = _title_form(doc)
         lines = doc.lines
         count = lines.line_count
@@ -466,5 +484,6 @@ def _table_of_contents(run: list[int], zone: list[int], pos: dict, text: dict, t
     if items < 2 or len(title) < 4:
         return False
     lo, hi = pos[run[0]], pos[run[-1]]
-    near = zone[max(0, lo - 1): hi + 2]
+    near = [i for i in zone[max(0, lo - 1): hi + 2]
+            if i in run or _LIST_ITEM.match(text[i]) or "](" in text[i] or not _running(text[i])]
     return any(title in _fold(_visible(normalize_line(text[i]))) for i in near)

@@ -215,3 +215,17 @@ def test_the_authors_page_link_and_a_caption_before_code_stay(vault):
         text = p.read_text(encoding="utf-8")
         assert "[Ada](https://docs.example.cn/authors/ada)" in text and "\nPreface\n" in text
         assert "继续滑动看下一个" not in text
+
+
+def test_a_long_sidebar_that_starts_in_the_head_goes_whole(vault):
+    sidebar = "\n".join(f"- [Archive {m} 2019](https://blog.example.net/2019/{m:02d}/)" for m in range(1, 13))
+    sidebar += "\n\n" + "\n".join(f"- [Archive {m} 2020](https://blog.example.net/2020/{m:02d}/)" for m in range(1, 13))
+    notes = []
+    for i in range(4):
+        body = f"[Home](https://blog.example.net/)\n\n{sidebar}\n\n{article(f'post {i}', 40)}"
+        notes.append(write_note(vault, f"s{i}.md", body, f"https://blog.example.net/p/{i}", f"Post {i}"))
+    fix(".", "--no-cache")
+    for i, p in enumerate(notes):
+        text = p.read_text(encoding="utf-8")
+        assert "Archive" not in text and "[Home]" not in text
+        assert ARTICLE.format(i=0, topic=f"post {i}") in text and ARTICLE.format(i=39, topic=f"post {i}") in text
