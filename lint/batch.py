@@ -266,6 +266,7 @@ class BatchLinter:
         ``result.facts`` and calls :meth:`project_records` once over all of them.
         """
         out = BatchResult()
+        datas: dict = {}
         for rid, data in records:
             diags, fixed, doc = self.lint_one(rid, data)
             out.diagnostics.extend(diags)
@@ -273,9 +274,25 @@ class BatchLinter:
                 out.fixed[rid] = fixed
             if doc["facts"]:
                 out.facts[rid] = doc["facts"]
+                if project:
+                    datas[rid] = data
             out.documents.append(doc)
         if project and out.facts:
             extra = self.project_records(out.facts)
+            learned = self._learned(out.facts)
+            if learned:  # as the CLI does: the documents learned about are checked (fixed) again
+                extra = [r for r in extra if not (r["id"] in learned and r["code"] == learned[r["id"]][0].code)]
+                docs = {d["id"]: d for d in out.documents}
+                for rid, (rule, per_file) in learned.items():
+                    recs, fixed, codes = self._relint(rid, datas[rid], out.fixed.get(rid), rule, per_file)
+                    extra += recs
+                    if fixed is not None:
+                        out.fixed[rid] = fixed
+                        d = docs[rid]
+                        d["changed"], d["fixes_applied"] = True, d["fixes_applied"] + codes
+                        raw = datas[rid].encode("utf-8") if isinstance(datas[rid], str) else bytes(datas[rid])
+                        d["bytes_removed"] = len(raw) - len(fixed.encode("utf-8") if isinstance(fixed, str) else fixed)
+                extra.sort(key=lambda r: (_id_str(r["id"]), r["line"], r["code"], r["message"]))
             counts: dict = {}
             for r in extra:
                 counts[r["id"]] = counts.get(r["id"], 0) + 1
@@ -305,6 +322,59 @@ class BatchLinter:
                 r["start"] = r["end"] = None
                 out.append(r)
         return out
+
+    def _learned(self, facts_by_id: dict) -> dict:
+        """{record id: (rule, what it learned)} of the rules that learn from the corpus."""
+        settings = self._fixed_settings or self.resolver.for_dir(Path.cwd())
+        out: dict = {}
+        by_key = {_id_str(k): k for k in facts_by_id}
+        for rule in self.book.rules_for(settings):
+            if not hasattr(rule, "with_learned"):
+                continue
+            mine = {_id_str(k): f[rule.code] for k, f in facts_by_id.items() if rule.code in f}
+            if len(mine) < 2:
+                continue
+            for key, per_file in rule.repeated(mine).items():
+                if per_file and key in by_key:
+                    out.setdefault(by_key[key], (rule, per_file))
+        return out
+
+    def _relint(self, rid, data, fixed_before, rule, per_file) -> tuple[list[dict], "str | bytes | None", list[str]]:
+        """A record checked (fixed) again with what ``rule`` learned: as :mod:`tidymark.vault`
+        does for files, the fix starts again from the original text with every rule."""
+        settings = self.settings_for(rid)
+        rules = self.rules_for(rid, settings)
+        inst = next((r for r in rules if r.code == rule.code), None)
+        if inst is None:
+            return [], None, []
+        copy = inst.with_learned(per_file)
+        as_text = isinstance(data, str)
+        dec = decode(data.encode("utf-8") if as_text else bytes(data))
+        original = Document(dec.text, None, bom=dec.bom, newline=dec.newline)
+        current = original
+        if fixed_before is not None:
+            cur = decode(fixed_before.encode("utf-8") if isinstance(fixed_before, str) else fixed_before)
+            current = Document(cur.text, None, bom=cur.bom, newline=cur.newline)
+        fixed = None
+        codes: list[str] = []
+        if not self.fix:
+            diags, final = check_document(original, [copy]), original.text
+        else:
+            threshold = Applicability.UNSAFE if settings.unsafe_fixes else Applicability.SAFE
+            everything = [copy if r.code == inst.code else r for r in rules]
+            unfixable = frozenset(r.code for r in everything if any(
+                s == r.name or r.code.startswith(s.upper()) for s in settings.unfixable))
+            res = fix_document(original, everything, threshold, unfixable, guard=Guard(max_removal=settings.max_removal))
+            if res.text == original.text or res.text == current.text:
+                diags, final = check_document(current, [copy]), current.text
+            else:
+                diags = [d for d in res.problems + res.diagnostics if d.code == inst.code or d.code.startswith("TM")]
+                final = res.text
+                codes = [d.code for d in res.applied if d.code == inst.code]
+                fixed = encode(res.text, original.bom) if not as_text else (("\ufeff" if original.bom else "") + res.text)
+        if settings.severity:
+            diags = [_with_severity(d, settings.severity) for d in diags]
+        return _records(rid, diags, final, current.bom if final is current.text else original.bom), fixed, codes
 
     def lint_one(self, rid: RecordId, data: "str | bytes") -> tuple[list[dict], "str | bytes | None", dict]:
         """One record: (diagnostic records, fixed text or None, document record)."""
