@@ -168,7 +168,8 @@ def test_concurrent_runs_share_the_cache_safely(tmp_path):
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 1 for p in procs), [o[1][-2000:] for o in outs]
     results = [json.loads(o[0]) for o in outs]
-    assert results[0] == results[1] == results[2] and len(results[0]) == 60
+    # (30 identical notes also teach AD005 that their lines are the folder's boilerplate)
+    assert results[0] == results[1] == results[2] and len([r for r in results[0] if r["code"] != "AD005"]) == 60
     for p in (tmp_path / ".tidymark_cache").glob("??/*.json"):
         json.loads(p.read_bytes())  # whole entries only
     assert not list((tmp_path / ".tidymark_cache").glob("??/.tmp-*"))
