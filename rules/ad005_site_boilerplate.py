@@ -38,6 +38,7 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 HEAD_SHARE, HEAD_MIN = 0.2, 12   # the head zone: the first max(12, 20%) non-blank body lines
 TAIL_SHARE, TAIL_MIN = 0.35, 40  # the tail zone: the last max(40, 35%)
 MAX_FACT_LINES = 3000            # lines of a note whose hashes are kept
+MAX_LINE = 1000                  # longer lines are never boilerplate
 
 
 def _site(doc) -> str | None:
@@ -69,7 +70,7 @@ def zone_lines(doc) -> list[int]:
     return _zones(doc)[0]
 
 
-def _zones(doc, whole: bool = False) -> tuple[list[int], int]:
+def _zones(doc, whole: bool = False, protect: bool = True) -> tuple[list[int], int]:
     """:func:`zone_lines` (``whole``: every such line of the body, zone or not) and the first
     0-based line of the tail zone."""
     code = set()
@@ -91,8 +92,8 @@ def _zones(doc, whole: bool = False) -> tuple[list[int], int]:
             if not (len(t) > 2 and t.startswith("$$") and t.endswith("$$")):
                 math = not math
             continue
-        if math or i in code or doc.is_protected(lines.line_start(i)):
-            continue
+        if math or i in code or len(t) > MAX_LINE or (protect and doc.is_protected(lines.line_start(i))):
+            continue  # (a line longer than any boilerplate is left out before the costlier test)
         out.append(i)
     return out, tail_start
 
@@ -200,12 +201,14 @@ class SiteBoilerplate(ProjectRule):
 
     def facts(self, doc):
         seen = {}
-        for i in _zones(doc, whole=True)[0][:MAX_FACT_LINES]:
+        for i in _zones(doc, whole=True, protect=False)[0][:MAX_FACT_LINES]:
             raw = doc.lines.line_text(i)
             t = normalize_line(raw)
             if (len(t) < self.options.min_chars or len(t) > 300 or t.startswith(("#", "```", "~~~", "\\"))
                     or not (_LETTER.search(t) or "![" in t)):
                 continue  # headings are structure, fences are code
+            if doc.is_protected(doc.lines.line_start(i)):
+                continue  # in an HTML comment or a code span
             h = line_hash(t)
             if h not in seen:
                 seen[h] = [i + 1, t[:80]]
