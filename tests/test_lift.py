@@ -212,7 +212,7 @@ def test_readwise_title_the_heading_states_keeps_its_line():
 
 # -- combinations: every front-matter shape with every kind of line ------------------------
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 FRONT = ["", "---\n---\n", "---\ntitle: T\n---\n", "---\ntags: [a, 'b']\nurl: https://example.com/x\n---\n",
@@ -230,12 +230,19 @@ LINES = ["#Omnivore", "[[Omnivore]]", "原创 甲 乙号 _2023-12-02 17:55_ _发
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(front=st.sampled_from(FRONT), body=st.lists(st.sampled_from(LINES), min_size=1, max_size=6),
        sep=st.sampled_from(["\n\n", "\n"]))
+@example(front="", body=["## Metadata\n- Author: [[Y]]\n- URL: https://example.com/r", "#Omnivore",
+                         "## Metadata\n- Author: [[Y]]\n- URL: https://example.com/r"], sep="\n")
 def test_lifting_is_lossless_and_idempotent_in_any_combination(front, body, sep):
     nl = "\r\n" if "\r\n" in front else "\n"
     text = front + (nl if front else "") + sep.join(body).replace("\n", nl) + nl
     doc = Document(text)
     items = LiftMetadata()._items(doc) if doc.front_matter is None or doc.front_matter.error is None else []
     out = fix_document(Document(text), RULES, Applicability.SAFE)
+    if out.problems and all("changed the structure" in p.message for p in out.problems):
+        # lines run together so that a removal would change how a neighbour parses (a lazy list
+        # continuation): the structure guard refuses the whole file, which stays as it was
+        assert out.text == text and not out.applied
+        return
     assert not out.problems, [p.message for p in out.problems]
     again = fix_document(Document(out.text), RULES, Applicability.SAFE)
     assert again.text == out.text
