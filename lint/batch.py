@@ -42,7 +42,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from tidymark.run.config import ConfigResolver, Settings
 from tidymark.diagnostics import Applicability, Diagnostic, Severity
 from tidymark.document import Document
-from tidymark.core.engine import IO_ERROR, engine_diagnostic
+from tidymark.core.engine import FIX_DISCARDED, IO_ERROR, engine_diagnostic
 from tidymark.core.project import ProjectRule, collect_facts
 from tidymark.run.rulebook import RuleBook, apply_settings
 from tidymark.source import BOM, DecodeError, LineIndex, decode, encode
@@ -255,6 +255,7 @@ class BatchLinter:
         """
         out = BatchResult()
         groups = []  # (id, its diagnostics) per record, in order
+        datas: dict = {}
         for rid, data in records:
             diags, fixed, doc = self.lint_one(rid, data)
             out.diagnostics.extend(diags)
@@ -263,12 +264,34 @@ class BatchLinter:
                 out.fixed[rid] = fixed
             if doc["facts"]:
                 out.facts[rid] = doc["facts"]
+                if project:
+                    datas[rid] = data
             out.documents.append(doc)
         if project and out.facts:
             from tidymark.run.results import merge_records
 
+            found = self.project_records(out.facts)
+            learned = self._learned(out.facts)
+            if learned:  # as the CLI does: the documents learned about are checked (fixed) again
+                found = [r for r in found if not (r["id"] in learned and r["code"] == learned[r["id"]][0].code)]
+                docs = {d["id"]: d for d in out.documents}
+                at = {rid: i for i, (rid, _) in enumerate(groups)}
+                for rid, (rule, per_file) in learned.items():
+                    recs, fixed, codes = self._relint(rid, datas[rid], out.fixed.get(rid), rule, per_file)
+                    if fixed is None:
+                        found += recs
+                        continue
+                    # fixed again from the original: the record's one result (every fix, what is left)
+                    found += [r for r in recs if r["code"] == rule.code]
+                    groups[at[rid]] = (rid, [r for r in recs if r["code"] != rule.code])
+                    out.fixed[rid] = fixed
+                    d = docs[rid]
+                    d["changed"], d["fixes_applied"] = True, codes
+                    d["diagnostics"] = len(groups[at[rid]][1])
+                    raw = datas[rid].encode("utf-8") if isinstance(datas[rid], str) else bytes(datas[rid])
+                    d["bytes_removed"] = len(raw) - len(fixed.encode("utf-8") if isinstance(fixed, str) else fixed)
             extra: dict = {}
-            for r in self.project_records(out.facts):
+            for r in found:
                 extra.setdefault(r["id"], []).append(r)
             for d in out.documents:
                 d["diagnostics"] += len(extra.get(d["id"], ()))
@@ -298,6 +321,58 @@ class BatchLinter:
                 r["start"] = r["end"] = None
                 out.append(r)
         return out
+
+    def _learned(self, facts_by_id: dict) -> dict:
+        """{record id: (rule, what it learned)} of the rules that learn from the corpus."""
+        settings = self._fixed_settings or self.resolver.for_dir(Path.cwd())
+        out: dict = {}
+        by_key = {_id_str(k): k for k in facts_by_id}
+        for rule in self.book.rules_for(settings):
+            if not hasattr(rule, "with_learned"):
+                continue
+            mine = {_id_str(k): f[rule.code] for k, f in facts_by_id.items() if rule.code in f}
+            if len(mine) < 2:
+                continue
+            for key, per_file in rule.repeated(mine).items():
+                if per_file and key in by_key:
+                    out.setdefault(by_key[key], (rule, per_file))
+        return out
+
+    def _relint(self, rid, data, fixed_before, rule, per_file) -> tuple[list[dict], "str | bytes | None", list[str]]:
+        """A record checked (fixed) again with what ``rule`` learned: as :mod:`tidymark.run.vault`
+        does for files, the fix starts again from the original text with every rule."""
+        settings = self.settings_for(rid)
+        rules = self.rules_for(rid, settings)
+        inst = next((r for r in rules if r.code == rule.code), None)
+        if inst is None:
+            return [], None, []
+        copy = inst.with_learned(per_file)
+        as_text = isinstance(data, str)
+        dec = decode(data.encode("utf-8") if as_text else bytes(data))
+        original = Document(dec.text, None, bom=dec.bom, newline=dec.newline)
+        current = original
+        if fixed_before is not None:
+            cur = decode(fixed_before.encode("utf-8") if isinstance(fixed_before, str) else fixed_before)
+            current = Document(cur.text, None, bom=cur.bom, newline=cur.newline)
+        from tidymark.run.pipeline import check_under, fix_under  # one document under settings, as the CLI's workers
+
+        fixed = None
+        codes: list[str] = []
+        if not self.fix:
+            diags, final = check_under(self.book, original, [copy], settings), original.text
+        else:
+            everything = [copy if r.code == inst.code else r for r in rules]
+            res = fix_under(self.book, original, everything, settings)
+            if res.text == original.text or res.text == current.text or any(
+                    d.code == FIX_DISCARDED[0] for d in res.problems + res.diagnostics):  # the budget held removals back
+                diags, final = check_under(self.book, current, [copy], settings), current.text
+            else:
+                diags = res.problems + res.diagnostics  # of the text written: every rule's
+                final = res.text
+                codes = [d.code for d in res.applied]
+                fixed = encode(res.text, original.bom) if not as_text else (("\ufeff" if original.bom else "") + res.text)
+        diags = apply_settings(diags, settings)
+        return _records(rid, diags, final, current.bom if final is current.text else original.bom), fixed, codes
 
     def lint_one(self, rid: RecordId, data: "str | bytes") -> tuple[list[dict], "str | bytes | None", dict]:
         """One record: (diagnostic records, fixed text or None, document record)."""

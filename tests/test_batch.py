@@ -123,8 +123,10 @@ def test_apply_fixes_replays_one_fixer_pass(engine_corpus, monkeypatch):
         doc = Document(dec.text, bom=dec.bom)
         chosen = select_fixes(check_document(doc, rules), Applicability.SAFE)
         expected = encode(apply_edits(doc.text, [e for d in chosen for e in d.fix.edits]), dec.bom)
-        assert apply_fixes(data, by_id[rel]) == expected, rel
-        assert apply_fixes(data.decode("utf-8"), by_id[rel]) == expected.decode("utf-8")
+        # (AD005's fixes come from what the corpus taught, not from the document's rules alone)
+        own = [r for r in by_id[rel] if r["code"] != "AD005"]
+        assert apply_fixes(data, own) == expected, rel
+        assert apply_fixes(data.decode("utf-8"), own) == expected.decode("utf-8")
         replayed += expected != data
     assert replayed > 20
     # lint -> replay until nothing changes reaches what `fix=True` gives, on a simple document

@@ -168,7 +168,8 @@ def test_concurrent_runs_share_the_cache_safely(tmp_path):
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 1 for p in procs), [o[1][-2000:] for o in outs]
     results = [json.loads(o[0]) for o in outs]
-    assert results[0] == results[1] == results[2] and len(results[0]) == 60
+    # (30 identical notes also teach AD005 that their lines are the folder's boilerplate)
+    assert results[0] == results[1] == results[2] and len([r for r in results[0] if r["code"] != "AD005"]) == 60
     for p in (tmp_path / ".tidymark_cache").glob("??/*.json"):
         json.loads(p.read_bytes())  # whole entries only
     assert not list((tmp_path / ".tidymark_cache").glob("??/.tmp-*"))
@@ -374,8 +375,9 @@ def folder(tmp_path, monkeypatch) -> Path:
 
 def check_concise(capsys, *argv: str) -> tuple[int, list[tuple[str, str]]]:
     """A run whose output needs no note text (JSON's does: its fix positions are lines and
-    columns, so a JSON run reads every note)."""
-    code = main(["check", "--output-format", "concise", *argv, "."])
+    columns, so a JSON run reads every note).  AD005 is left out: the folder's identical notes
+    would teach it their lines, and the notes it learned about are read and checked again."""
+    code = main(["check", "--output-format", "concise", "--ignore", "AD005", *argv, "."])
     return code, sorted((line.split(":", 1)[0], line.split()[1]) for line in capsys.readouterr().out.splitlines())
 
 

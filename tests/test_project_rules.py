@@ -138,21 +138,26 @@ def test_site_boilerplate_with_cache_and_pool(proj, capsys, jobs):
     first = run_json(capsys, *args)[1]
     second = run_json(capsys, *args)[1]  # warm cache: facts come from the cache
     assert first == second
-    lines = sorted({i["message"].split("): ", 1)[1] for i in first})
-    assert lines == ["Comments are closed on this blog.", "[Archive](https://blog.example.org/archive)"]
-    assert not any(i["path"] == "other.md" for i in first)
-    assert len(first) == 40
+    posts = [i for i in first if i["path"] != "other.md"]
+    assert {i["message"].split("blog.example.org: ", 1)[1] for i in posts} == {"Comments are closed on this blog."}
+    assert len(posts) == 20 and all(i["fix"] and i["end_line"] == i["line"] + 2 for i in posts)  # both lines
+    # the folder is a group too: the same line in other.md (another site) is one of 21
+    # (it is all of other.md's body: only an unsafe fix)
+    assert [(i["message"].split(": ", 1)[0], i["fix"]["applicability"]) for i in first if i["path"] == "other.md"] == [
+        ("Boilerplate learned from the vault (line 6), repeated in 21 notes from folder .", "unsafe")]
 
 
 def test_learn_writes_a_pack_that_works(proj, capsys):
     site_notes(proj, 6)
     assert main(["learn", ".", "-o", "learned.yaml"]) == 0
-    assert "2 candidate lines from 1 site " in capsys.readouterr().out
+    assert "3 candidate lines from 2 sites " in capsys.readouterr().out  # the folder is a group too
     (proj / ".tidymark.yaml").write_text("rule-packs: [learned.yaml]\nselect: [LRN]\nunsafe-fixes: true\n",
                                          encoding="utf-8")
     code, items = run_json(capsys, "check", ".", "--no-cache")
-    assert code == 1 and {i["code"] for i in items} == {"LRN001"}
-    assert len(items) == 13  # 2 lines x 6 posts + the same sentence in other.md (a review would drop it)
+    assert code == 1 and {i["code"] for i in items} == {"LRN001", "LRN002"}  # the site's, the folder's
+    # 2 lines x 6 posts + the same sentence in other.md (a review would drop it), and the
+    # folder's rule: that sentence in all 7 notes
+    assert len([i for i in items if i["code"] == "LRN001"]) == 13 and len(items) == 20
     main(["fix", "post00.md", "--no-cache", "-q"])
     text = (proj / "post00.md").read_text(encoding="utf-8")
     assert "Comments are closed" not in text and "Paragraph 2 of the story0 article" in text

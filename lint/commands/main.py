@@ -791,8 +791,7 @@ class _CheckRun:
             raise
         progress.close()
         reporter.out = plain_out
-        self.saved = _finish_journal(self.journal_dir, args, complete=True)
-        return None
+        return None  # the journal is finished after the cross-document step, which may fix files again
 
     def report_results(self) -> int | None:
         """The cross-document pass, then one stream of results: each file's settings, the
@@ -802,8 +801,13 @@ class _CheckRun:
 
         args, mode, summary = self.args, self.mode, self.summary
         resolver, top = self.resolver, self.top
-        found = _project_pass(self.book, top, self.collected.facts,
-                              cache_folder(self.cache_dir) if args.use_cache else None)
+        changed = self.collected.originals()  # changed files: their original bytes (compressed)
+        found, learned = _project_pass(self.book, top, self.collected.facts, self.collected.paths,
+                                       cache_folder(self.cache_dir) if args.use_cache else None,
+                                       mode=mode, threshold=self.threshold, resolver=resolver, changed=changed,
+                                       journal_dir=self.journal_dir)
+        self.saved = _finish_journal(self.journal_dir, args, complete=True)
+        self.collected.relearned(learned)  # fixed (checked) again with what the vault taught: one result each
         for result in self.collected.merged(found):  # one stream: every output, the baseline and the summary
             try:
                 settings = (resolver.for_path(result.path) if result.error is not None
@@ -1038,15 +1042,28 @@ def cmd_undo(args) -> int:
     return EXIT_PROBLEMS if out.skipped else EXIT_OK
 
 
-def _project_pass(book, settings, facts_by_file: dict[str, dict], cache_dir: Path | None) -> dict:
-    """Cross-document rules over the facts the files produced: their diagnostics by display path."""
+def _project_pass(book, settings, facts_by_file: dict[str, dict], paths: dict, cache_dir: Path | None, *,
+                  mode: str = "check",
+                  threshold=None, resolver=None, changed: dict | None = None,
+                  journal_dir: Path | None = None) -> tuple[dict, dict]:
+    """Cross-document rules over the facts the files produced: their diagnostics by display
+    path, and what the rules that learn from the vault changed when they checked (fixed)
+    again, with what they learned, the files it concerns (:func:`tidymark.run.vault.apply_learned`;
+    their diagnostics replace the rules' cross-document ones)."""
     if not facts_by_file:
-        return {}
+        return {}, {}
     from tidymark.core.project import ProjectRule
+    from tidymark.run import vault
     from tidymark.run.crossdoc import run_project_cached
 
     rules = [r for r in book.rules_for(settings) if isinstance(r, ProjectRule)]
-    return run_project_cached(rules, facts_by_file, cache_dir)
+    paths = {k: (paths.get(k, Path(k)), f) for k, f in facts_by_file.items()}
+    memory = vault.remembered(cache_dir, paths, rules)  # the folder's other notes, for a partial run
+    found = run_project_cached(rules, {**memory, **facts_by_file}, cache_dir)
+    found = {k: v for k, v in found.items() if k in facts_by_file}
+    learned = vault.apply_learned(rules, {**memory, **facts_by_file}, paths, found, mode=mode, threshold=threshold,
+                                  resolver=resolver, book=book, changed=changed or {}, journal_dir=journal_dir)
+    return found, learned
 
 
 def _color_diff(diff: str) -> str:

@@ -1379,10 +1379,20 @@ def merge_candidates(body: Body, cands: list[Candidate]) -> list[list[Candidate]
     return groups
 
 
-def group_edit(doc, body: Body, group: list[Candidate]) -> tuple[Edit, int, int]:
-    """The edit removing a group, and the 0-based line range it removes."""
+def group_edit(doc, body: Body, group: list[Candidate], orphans: bool = True) -> tuple[Edit, int, int]:
+    """The edit removing a group, and the 0-based line range it removes.
+
+    A group of whole blocks with words in it takes its orphans (see :mod:`tidymark.rules.ad._orphans`):
+    the separators and empty links around it, the lone buttons below it and, in the tail of
+    the body, the images below it (the QR code under "scan to follow")."""
     first0, last0 = group[0].first0, group[-1].last0
     if group[0].whole:
+        from tidymark.rules.ad import _orphans as remains
+
+        if orphans and any(doc.lines.line_text(i).strip() and not remains.orphan_shape(doc.lines.line_text(i))
+               for i in range(first0, last0)):
+            k = body.index_of_line(last0 - 1)
+            first0, last0 = remains.widen(doc, first0, last0, images=k >= 0 and body.in_tail(k))
         return removal_edit(doc, first0, last0, body)
     block = body.blocks[group[0].block]
     return line_range_edit(doc, block, first0, last0), first0, last0

@@ -293,6 +293,10 @@ class Worker:
             return res
         new = encode(out.text, doc.bom)
         res.changed = True
+        if project and any(hasattr(r, "with_learned") for r in project):
+            import zlib
+
+            res.before = zlib.compress(raw, 1)  # what the folder step fixes again, with what it learned
         res.bytes_removed = len(raw) - len(new)
         if mode == "diff":
             res.diff = unified_diff(display, doc.text, out.text)

@@ -26,11 +26,22 @@ class RunResults:
     def __init__(self) -> None:
         self._results: list = []
         self.facts: dict[str, dict] = {}  # display path -> the file's cross-document facts
+        self.paths: dict = {}  # display path -> the file's path, for the files with facts
 
     def add(self, result) -> None:
         self._results.append(result)
         if result.facts:
             self.facts[result.display] = result.facts
+            self.paths[result.display] = result.path
+
+    def originals(self) -> dict:
+        """The original bytes (compressed) of the files a fix run changed, by display path;
+        handed over once (see :mod:`tidymark.run.vault`, which fixes them again)."""
+        out = {}
+        for result in self._results:
+            if result.changed and getattr(result, "before", None) is not None:
+                out[result.display], result.before = result.before, None
+        return out
 
     def __len__(self) -> int:
         return len(self._results)
@@ -38,6 +49,19 @@ class RunResults:
     @property
     def changed(self) -> int:
         return sum(1 for r in self._results if r.changed)
+
+    def relearned(self, learned: dict) -> None:
+        """Files checked (fixed) again with what the vault taught (:mod:`tidymark.run.vault`):
+        each keeps one result, with what the second pass applied and left."""
+        for result in self._results:
+            got = learned.get(result.display)
+            if got is None:
+                continue
+            result.text = got.text
+            if got.own is not None:
+                result.diagnostics = list(got.own)
+            if got.changed:
+                result.applied, result.bytes_removed, result.changed = got.applied, got.bytes_removed, True
 
     def merged(self, found: dict[str, list[Diagnostic]]) -> Iterator:
         """Each file's result, in walk order, with the cross-document diagnostics ``found``

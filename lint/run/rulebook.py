@@ -44,6 +44,7 @@ class FileResult:
     removals: list = field(default_factory=list)  # removed blocks with context (HTML report)
     facts: dict = field(default_factory=dict)     # per-file facts of cross-document rules, by code
     indexed: tuple | None = None   # what the run's FileIndex records for the file (see pipeline)
+    before: bytes | None = None    # fix: the bytes read, zlib-compressed, of a changed file (see tidymark.run.vault)
 
 
 class RuleBook:

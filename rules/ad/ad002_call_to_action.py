@@ -64,7 +64,11 @@ class CallToAction(Rule):
     after it), and anywhere for exact platform templates such as Substack's "Thanks for
     reading …! Subscribe for free to receive new posts and support my work."  Adjacent
     calls to action are removed together, with the thematic break between them and a
-    thematic break left dangling at the end of the note.
+    thematic break left dangling at the end of the note.  The removal takes what the call
+    leaves orphaned: separators, decoration lines and empty links around it, a lone button
+    link below it and, in the tail of the body, the images below it (the QR code under
+    "长按识别二维码"); an image above it (the article's last figure), or below it in the
+    head (the article's cover), stays.
 
     Unsafe in the middle of the article or of a paragraph, in a note without any prose,
     for a heading that introduces prose or is a single word (it may be a section of the

@@ -173,7 +173,7 @@ class PromotionalImage(Rule):
                     level = c[2] if all(flags[k + 1:]) else UNSAFE
                     found.append(bp.Candidate(c[0], c[0] + 1, i, False, level, c[3]))
         for group in bp.merge_candidates(body, found):
-            edit, a, b_ = bp.group_edit(doc, body, group)
+            edit, a, b_ = bp.group_edit(doc, body, group, orphans=False)
             where = bp.lines_label(a, b_)
             count = sum(c.count for c in group)
             what = "Promotional image" if count == 1 else f"{count} promotional images"

@@ -47,7 +47,8 @@ class RepublicationNotice(Rule):
     ## Fix safety
     Always unsafe: some readers must keep the notice (it states the licence or where the
     text came from), so it is removed only with `--unsafe-fixes`.  The fix removes the
-    notice's line and nothing else.
+    notice's line and what it leaves orphaned: separators, decoration lines and empty links
+    around it, a lone button link below it (see AD002).
 
     ## Options
     - `extra-phrases`: more notice lines, compared after normalisation (case, emphasis,
