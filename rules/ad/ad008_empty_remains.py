@@ -7,8 +7,9 @@ from tidymark.edits import remove_lines
 from tidymark.rules.ad._orphans import alone
 from tidymark.rule import FixAvailability, Rule
 
-# an image without a target (`![]()`, `![图片]()`), a link without text (`[](…)`), alone on a line
-_EMPTY = r"(?:!\[[^\[\]\n]{0,40}\]\(\s*\)|(?<!!)\[\s*\]\([^()\s]*\))"
+# an image without a target (`![]()`, `![图片]()`), a link without text that leads nowhere
+# (`[]()`, `[](#)`, `[](javascript:;)`), alone on a line
+_EMPTY = r"(?:!\[[^\[\]\n]{0,40}\]\(\s*\)|(?<!!)\[\s*\]\((?:\s*|#[^()\s]*|javascript:[^()\s]*)\))"
 _LINE = re.compile(rf"^[ \t]{{0,3}}[*_]{{0,3}}{_EMPTY}(?:[ \t]*[*_]{{0,3}}[ \t]*{_EMPTY})*[ \t]*[*_]{{0,3}}[ \t]*$", re.M)
 
 
@@ -17,8 +18,10 @@ class EmptyRemains(Rule):
 
     ## What it does
     Finds lines made only of images whose address is empty (`![]()`, `![图片]()`: the
-    clipper lost a lazy-loaded image) and links without text (`[](https://…)`,
-    `[](javascript:;)`: a wrapper whose content was an image or a button).  Nothing of them
+    clipper lost a lazy-loaded image) and links without text that lead nowhere (`[]()`,
+    `[](#)`, `[](javascript:;)`: a wrapper whose content was a button).  A link without text
+    to a page (`[](https://…)`) is not reported: in an author's index of posts it can be the
+    only link to each post.  Nothing of them
     is shown when the note is rendered; they are the remains of the page's widgets (a reward
     box, a profile card, a share button).  An image with an address (`![](figure.png)`) or
     a link with text is content and is not reported, nor is anything in code, in a table or
@@ -44,13 +47,13 @@ class EmptyRemains(Rule):
     ```
 
     ## Fix safety
-    Safe: there is nothing to see or to follow in such a line (a link without text cannot
-    be clicked); the fix removes the line and nothing else.
+    Safe: there is nothing to see or to follow in such a line (the link leads nowhere);
+    the fix removes the line and nothing else.
     """
 
     code = "AD008"
     name = "empty-remains"
-    summary = "Line with only an image without address or a link without text"
+    summary = "Line with only an image without address or a link that leads nowhere"
     default_severity = Severity.INFO
     fix_availability = FixAvailability.ALWAYS
     fix_safety = "safe"
