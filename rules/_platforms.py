@@ -252,20 +252,27 @@ def _parse_template(raw: Any, row_where: str, position: int) -> Template:
                     keep=_keep(what, where, raw))
 
 
-def parse_platform(raw: Any, position: str) -> Platform:
-    what = "platform"
+def _row_head(what: str, raw: Any, position: str, allowed: set[str]) -> tuple[str, str, str]:
+    """A row's ``id``, the name errors give it, and its ``name``, after the checks every row kind
+    shares: a mapping, only ``allowed`` keys, an id of lower-case letters, digits, ``_``, ``-``."""
     if not isinstance(raw, Mapping):
         raise ValueError(f"{what} {position}: a row must be a mapping, got {raw!r}")
-    pid = raw.get("id")
-    where = repr(pid) if isinstance(pid, str) and pid else position
-    unknown = sorted(set(raw) - _ROW_KEYS, key=str)
+    rid = raw.get("id")
+    where = repr(rid) if isinstance(rid, str) and rid else position
+    unknown = sorted(set(raw) - allowed, key=str)
     if unknown:
-        raise _fail(what, where, str(unknown[0]), f"unknown key (allowed: {', '.join(sorted(_ROW_KEYS))})")
-    if not isinstance(pid, str) or not _ID_RE.match(pid):
+        raise _fail(what, where, str(unknown[0]), f"unknown key (allowed: {', '.join(sorted(allowed))})")
+    if not isinstance(rid, str) or not _ID_RE.match(rid):
         raise _fail(what, where, "id", "missing, or not lower case letters, digits, '_' or '-'")
     name = raw.get("name")
     if not isinstance(name, str) or not name:
         raise _fail(what, where, "name", "missing")
+    return rid, where, name
+
+
+def parse_platform(raw: Any, position: str) -> Platform:
+    what = "platform"
+    pid, where, name = _row_head(what, raw, position, _ROW_KEYS)
     hosts = tuple(h.lower() for h in _str_list(what, where, raw, "hosts"))
     for h in hosts:
         if not _HOST_RE.match(h):
@@ -286,18 +293,7 @@ def parse_platform(raw: Any, position: str) -> Platform:
 
 def parse_failed_clip(raw: Any, position: str) -> FailedClip:
     what = "failed-clip row"
-    if not isinstance(raw, Mapping):
-        raise ValueError(f"{what} {position}: a row must be a mapping, got {raw!r}")
-    fid = raw.get("id")
-    where = repr(fid) if isinstance(fid, str) and fid else position
-    unknown = sorted(set(raw) - _FAILED_KEYS, key=str)
-    if unknown:
-        raise _fail(what, where, str(unknown[0]), f"unknown key (allowed: {', '.join(sorted(_FAILED_KEYS))})")
-    if not isinstance(fid, str) or not _ID_RE.match(fid):
-        raise _fail(what, where, "id", "missing, or not lower case letters, digits, '_' or '-'")
-    name = raw.get("name")
-    if not isinstance(name, str) or not name:
-        raise _fail(what, where, "name", "missing")
+    fid, where, name = _row_head(what, raw, position, _FAILED_KEYS)
     pats = _str_list(what, where, raw, "patterns")
     if not pats:
         raise _fail(what, where, "patterns", "missing")
